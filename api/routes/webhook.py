@@ -1,0 +1,65 @@
+"""Public webhook ingress: verify, route, record, answer 202."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import ServicesDep
+from scheduler.errors import PayloadTooLargeError
+from scheduler.ingress import WebhookRequest
+
+router = APIRouter(tags=["ingress"])
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the body is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _accept(
+    request: Request, services: ServicesDep, trigger: dict[str, object]
+) -> JSONResponse:
+    body = await _read_body(request, services.settings.WEBHOOK_MAX_BODY_BYTES)
+    accepted = await services.ingress.accept_webhook(
+        dict(trigger),
+        WebhookRequest(
+            path=request.url.path,
+            method=request.method,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=list(request.query_params.multi_items()),
+            content_type=request.headers.get("content-type"),
+            body=body,
+        ),
+    )
+    return JSONResponse(accepted.to_dict(), status_code=202)
+
+
+@router.api_route("/webhook/{path:path}", methods=METHODS)
+async def webhook_ingress(
+    path: str, request: Request, services: ServicesDep
+) -> JSONResponse:
+    """A deployed webhook trigger's endpoint."""
+    # The raw path, so that an encoded slash is seen (and refused), not decoded.
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    trigger = await services.ingress.find_webhook(raw.decode("latin-1"))
+    return await _accept(request, services, trigger)
+
+
+@router.api_route("/api/v1/public/webhook/{workflow_id}", methods=METHODS)
+async def public_webhook(
+    workflow_id: str, request: Request, services: ServicesDep
+) -> JSONResponse:
+    """The gateway's public form: the workflow's (first) webhook trigger."""
+    trigger = await services.ingress.find_webhook_of(workflow_id)
+    return await _accept(request, services, trigger)

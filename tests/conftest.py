@@ -1,0 +1,105 @@
+"""Session fixtures: a real PostgreSQL, a real Temporal dev server, a real
+engine stand-in on loopback, and the real API and worker against them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from scheduler.db import migrate
+from scheduler.devstack import EmbeddedPostgres, TemporalDevServer, free_port
+from tests.engine_standin import EngineStandIn
+from tests.stack import Stack, running, test_settings
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+async def database_url(state_dir: Path) -> AsyncIterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    postgres = None
+    if given:
+        url = given
+    else:
+        postgres = EmbeddedPostgres(state_dir / "postgres", delete_on_stop=True)
+        url = postgres.start()
+    await migrate(url)
+    yield url
+    if postgres is not None:
+        postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_server(state_dir: Path) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(
+        port=free_port(), ui_port=None, db_file=state_dir / "temporal.sqlite",
+        log_file=state_dir / "temporal.log",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[EngineStandIn]:
+    stand_in = EngineStandIn()
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str, temporal_server: TemporalDevServer, engine: EngineStandIn
+) -> AsyncIterator[Stack]:
+    settings = test_settings(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=temporal_server.address,
+        WORKFLOW_ENGINE_URL=engine.url,
+    )
+    async with running(settings) as started:
+        yield started
+
+
+@pytest.fixture
+def wf_id() -> str:
+    return f"wf-{uuid.uuid4().hex[:12]}"
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool,
+    timeout: float = 20.0, interval: float = 0.1,
+) -> T:
+    """Poll `probe` until `check` holds on its value; fail with the last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if check(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
+def definition(workflow_id: str, *triggers: dict[str, Any], name: str = "test") -> dict[str, Any]:
+    """A workflow definition with the given trigger nodes and one action node."""
+    nodes = [
+        {"id": t.get("id", f"trigger-{i}"), "node_type": "TRIGGER_NODE",
+         "subtype": t["subtype"], "parameters": t.get("parameters", {})}
+        for i, t in enumerate(triggers)
+    ]
+    nodes.append({"id": "act", "node_type": "ACTION_NODE", "subtype": "HTTP_REQUEST",
+                  "parameters": {"url": "https://example.invalid"}})
+    return {"id": workflow_id, "name": name, "nodes": nodes,
+            "connections": {nodes[0]["id"]: ["act"]}}
