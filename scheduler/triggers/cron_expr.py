@@ -66,8 +66,7 @@ _FIELDS = (
 )
 _DOM, _DOW = _FIELDS[2], _FIELDS[4]
 _Set = frozenset[int]
-_ALL_DOM = frozenset(range(1, 32))
-_ALL_DOW = frozenset(range(7))
+_ALL_DOM, _ALL_DOW = frozenset(range(1, 32)), frozenset(range(7))
 
 
 @dataclass(frozen=True)
@@ -300,9 +299,7 @@ def _parse_item(item: str, field: _Field) -> range:
         lo = _value(first, field)
         hi = _value(last, field) if last else field.hi if step_text else lo
         if lo > hi:
-            fix = (
-                "'5-7' or 'FRI-SAT,SUN'" if field is _DOW else f"'{hi}-{lo}' or a list"
-            )
+            fix = "'5-7' or 'FRI-SAT,SUN'" if field is _DOW else f"'{hi}-{lo}'"
             raise _Bad(f"range {item!r} is reversed; write {fix}")
     step = int(step_text) if step_text else 1
     if step == 0:
