@@ -9,13 +9,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from scheduler.db import migrate
 from scheduler.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from tests.engine_standin import EngineStandIn
-from tests.stack import Stack, running, test_settings
+from tests.stack import Stack, running, make_settings
 
 T = TypeVar("T")
 
@@ -38,6 +40,29 @@ async def database_url(state_dir: Path) -> AsyncIterator[str]:
     yield url
     if postgres is not None:
         postgres.stop()
+
+
+@pytest.fixture
+async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
+    """A new, migrated database on the session's server, for a stack of its own.
+
+    Two relays on one database would share its outbox; a test that runs a
+    second stack against another Temporal server needs its own.
+    """
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(database_url, name)
+    await migrate(url)
+    yield url
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +88,7 @@ def engine() -> Iterator[EngineStandIn]:
 async def stack(
     database_url: str, temporal_server: TemporalDevServer, engine: EngineStandIn
 ) -> AsyncIterator[Stack]:
-    settings = test_settings(
+    settings = make_settings(
         DATABASE_URL=database_url,
         TEMPORAL_ADDRESS=temporal_server.address,
         WORKFLOW_ENGINE_URL=engine.url,

@@ -20,7 +20,7 @@ from service.worker import run_worker
 JWT_SECRET = "test-secret-0123456789abcdef-0123456789"
 
 
-def test_settings(**overrides: Any) -> Settings:
+def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "DEV_MODE": True,
         "JWT_SECRET": JWT_SECRET,

@@ -90,7 +90,9 @@ def start_of(vector: dict[str, Any]) -> datetime:
     if vector["tz"] is None:
         return start
     zone = ZoneInfo(vector["tz"])
-    return start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
+    return (
+        start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
+    )
 
 
 def instants(times: Iterable[datetime]) -> list[datetime]:
@@ -101,7 +103,9 @@ def instants(times: Iterable[datetime]) -> list[datetime]:
 def vector_params(kind: str) -> list[Any]:
     """Vectors of one kind; 'check' also lists the skipped ones, with the reason."""
     return [
-        pytest.param(v, id=v["id"], marks=[pytest.mark.skip(reason=why)] * (k == "skip"))
+        pytest.param(
+            v, id=v["id"], marks=[pytest.mark.skip(reason=why)] * (k == "skip")
+        )
         for v in VECTORS
         for k, why in [classify(v)]
         if k == kind or (kind == "check" and k == "skip")
@@ -202,11 +206,7 @@ def expand(ranges: Iterable[ScheduleRange]) -> set[int]:
 
 def test_or_case_gives_two_calendars_and_fires_on_either() -> None:
     sched = parse_cron("0 9 1-7 * MON")
-    assert (sched.dom_restricted, sched.dow_restricted, sched.day_or) == (
-        True,
-        True,
-        True,
-    )
+    assert sched.dom_restricted and sched.dow_restricted and sched.day_or
     dom_part, dow_part = sched.calendars()
     assert expand(dom_part.day_of_month) == set(range(1, 8))
     assert expand(dom_part.day_of_week) == set(range(7))
@@ -223,7 +223,10 @@ def test_weekdays_give_one_calendar() -> None:
     (cal,) = parse_cron("0 9 * * MON-FRI").calendars()
     assert list(cal.day_of_week) == [ScheduleRange(1, 5)]
     assert list(cal.day_of_month) == [ScheduleRange(1, 31)]
-    assert (list(cal.hour), list(cal.minute)) == ([ScheduleRange(9)], [ScheduleRange(0)])
+    assert (list(cal.hour), list(cal.minute)) == (
+        [ScheduleRange(9)],
+        [ScheduleRange(0)],
+    )
 
 
 def test_star_prefix_makes_vixie_and_the_day_fields() -> None:
@@ -243,7 +246,12 @@ def test_restricted_full_day_field_collapses_to_one_calendar() -> None:
 
 @pytest.mark.parametrize(
     "expr",
-    ["*/15 * * * *", "1,2,3,5,8 */7 1-31/2 JAN-MAR,oct * ", "0 0 * * 5-7", "7/9 * * * *"],
+    [
+        "*/15 * * * *",
+        "1,2,3,5,8 */7 1-31/2 JAN-MAR,oct * ",
+        "0 0 * * 5-7",
+        "7/9 * * * *",
+    ],
 )
 def test_calendars_are_compact_and_exact(expr: str) -> None:
     sched = parse_cron(expr)
@@ -279,9 +287,10 @@ def test_field_syntax() -> None:
         ("@midnight", "0 0 * * *"),
         ("@hourly", "0 * * * *"),
     ]:
-        assert dataclasses.astuple(parse_cron(macro))[1:] == dataclasses.astuple(
-            parse_cron(equivalent)
-        )[1:]
+        assert (
+            dataclasses.astuple(parse_cron(macro))[1:]
+            == dataclasses.astuple(parse_cron(equivalent))[1:]
+        )
 
 
 def test_next_times_edge_cases() -> None:
@@ -298,7 +307,9 @@ def test_next_times_edge_cases() -> None:
         parse_cron("0 0 1 * *"), days_of_month=frozenset({30}), months=frozenset({2})
     )
     began = time.perf_counter()
-    assert never.next_times(datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Berlin"))) == []
+    assert (
+        never.next_times(datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Berlin"))) == []
+    )
     assert time.perf_counter() - began < 1
 
 
@@ -311,9 +322,13 @@ def test_next_times_dst_follows_temporal() -> None:
         datetime(2027, 11, 8, 6, 30, tzinfo=UTC),
     ]
     assert [t.fold for t in fall] == [0, 1, 0]
-    spring = parse_cron("30 2 * * *").next_times(datetime(2027, 3, 13, 12, tzinfo=ny), 2)
+    spring = parse_cron("30 2 * * *").next_times(
+        datetime(2027, 3, 13, 12, tzinfo=ny), 2
+    )
     assert [t.date().isoformat() for t in spring] == ["2027-03-15", "2027-03-16"]
-    hourly = parse_cron("0 * * * *").next_times(datetime(2027, 11, 7, 0, 30, tzinfo=ny), 4)
+    hourly = parse_cron("0 * * * *").next_times(
+        datetime(2027, 11, 7, 0, 30, tzinfo=ny), 4
+    )
     assert [t.astimezone(UTC).hour for t in hourly] == [5, 6, 7, 8]
 
 
@@ -328,7 +343,8 @@ def test_next_times_is_fast() -> None:
 def test_matches_cronsim_on_random_expressions() -> None:
     cronsim = pytest.importorskip("cronsim")
     rnd = random.Random(20261203)
-    names = {3: "JAN FEB MAR OCT DEC".split(), 4: "SUN MON WED FRI SAT".split()}
+    months, days = ["JAN", "FEB", "MAR", "OCT", "DEC"], ["SUN", "MON", "WED", "FRI"]
+    names = {3: months, 4: days}
     bounds = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 
     def item(i: int) -> str:
@@ -384,7 +400,9 @@ async def temporal_next_times(
         f"cron-expr-test-{uuid.uuid4()}",
         Schedule(
             action=ScheduleActionStartWorkflow(
-                "CronExprProbe", id=f"probe-{uuid.uuid4()}", task_queue=str(uuid.uuid4())
+                "CronExprProbe",
+                id=f"probe-{uuid.uuid4()}",
+                task_queue=str(uuid.uuid4()),
             ),
             spec=spec,
             state=ScheduleState(paused=True),

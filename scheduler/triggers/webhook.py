@@ -88,7 +88,9 @@ def normalize_path(raw: str) -> str:
             raise ValueError("a webhook path may not contain empty segments ('//')")
         if segment in (".", ".."):
             raise ValueError("a webhook path may not contain '.' or '..' segments")
-        if not _SEGMENT.match(segment):
+        if not _SEGMENT.match(segment) and not all(
+            _SEGMENT.match(c) or (ord(c) > 0x7F and c.isalnum()) for c in segment
+        ):
             raise ValueError(f"the path segment {segment!r} has characters not allowed")
     normalized = WEBHOOK_PREFIX + "/" + "/".join(segments)
     if len(normalized) > 512:
