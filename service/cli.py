@@ -34,7 +34,7 @@ def _settings(**overrides: object) -> Settings:
 
 @app.command()
 def migrate() -> None:
-    """Apply the SQL migrations to DATABASE_URL and register Temporal search attributes."""
+    """Apply the SQL migrations and register the Temporal search attributes."""
     configure_logging()
     settings = _settings()
 
@@ -116,7 +116,7 @@ def dev(
     state_dir: Annotated[Path, typer.Option(envvar="STATE_DIR")] = Path(".state"),
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
 ) -> None:
-    """Start everything on this machine: Temporal, PostgreSQL, migrations, worker, API."""
+    """Start everything here: Temporal, PostgreSQL, migrations, worker and API."""
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(os.environ.get("DEBUG", "").lower() in ("1", "true"))
@@ -170,14 +170,16 @@ async def _run_dev(settings: Settings, ui_port: int) -> None:
             access_log=False,
         )
     )
-    base = f"http://{'127.0.0.1' if settings.HOST == '0.0.0.0' else settings.HOST}:{settings.PORT}"
+    shown_host = "127.0.0.1" if settings.HOST == "0.0.0.0" else settings.HOST
+    base = f"http://{shown_host}:{settings.PORT}"
     token_value = issue_token(settings, "dev-user", roles=["admin"])
     banner = (
         "\nworkflow-scheduler dev stack is up\n"
         f"  API          {base}\n"
         f"  OpenAPI docs {base}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{ui_port}\n"
-        f"  Temporal     {settings.TEMPORAL_ADDRESS} (namespace {settings.TEMPORAL_NAMESPACE})\n"
+        f"  Temporal     {settings.TEMPORAL_ADDRESS} "
+        f"(namespace {settings.TEMPORAL_NAMESPACE})\n"
         f"  PostgreSQL   {settings.DATABASE_URL}\n"
         f"  dispatch     {settings.dispatch_mode.value}\n"
         f"  dev token    {token_value}\n"
@@ -186,7 +188,7 @@ async def _run_dev(settings: Settings, ui_port: int) -> None:
     )
 
     async def announce() -> None:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.05)
         print(banner, flush=True)
 

@@ -17,7 +17,7 @@ import pytest
 from scheduler.db import migrate
 from scheduler.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from tests.engine_standin import EngineStandIn
-from tests.stack import Stack, running, make_settings
+from tests.stack import Stack, make_settings, running
 
 T = TypeVar("T")
 
@@ -68,7 +68,9 @@ def _with_database(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def temporal_server(state_dir: Path) -> Iterator[TemporalDevServer]:
     server = TemporalDevServer(
-        port=free_port(), ui_port=None, db_file=state_dir / "temporal.sqlite",
+        port=free_port(),
+        ui_port=None,
+        db_file=state_dir / "temporal.sqlite",
         log_file=state_dir / "temporal.log",
     )
     server.start()
@@ -103,8 +105,10 @@ def wf_id() -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool,
-    timeout: float = 20.0, interval: float = 0.1,
+    probe: Callable[[], Awaitable[T]],
+    check: Callable[[T], bool] = bool,
+    timeout: float = 20.0,
+    interval: float = 0.1,
 ) -> T:
     """Poll `probe` until `check` holds on its value; fail with the last value."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -113,18 +117,36 @@ async def eventually(
         if check(value):
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+            raise AssertionError(
+                f"condition not met within {timeout} s; last value: {value!r}"
+            )
         await asyncio.sleep(interval)
 
 
-def definition(workflow_id: str, *triggers: dict[str, Any], name: str = "test") -> dict[str, Any]:
+def definition(
+    workflow_id: str, *triggers: dict[str, Any], name: str = "test"
+) -> dict[str, Any]:
     """A workflow definition with the given trigger nodes and one action node."""
     nodes = [
-        {"id": t.get("id", f"trigger-{i}"), "node_type": "TRIGGER_NODE",
-         "subtype": t["subtype"], "parameters": t.get("parameters", {})}
+        {
+            "id": t.get("id", f"trigger-{i}"),
+            "node_type": "TRIGGER_NODE",
+            "subtype": t["subtype"],
+            "parameters": t.get("parameters", {}),
+        }
         for i, t in enumerate(triggers)
     ]
-    nodes.append({"id": "act", "node_type": "ACTION_NODE", "subtype": "HTTP_REQUEST",
-                  "parameters": {"url": "https://example.invalid"}})
-    return {"id": workflow_id, "name": name, "nodes": nodes,
-            "connections": {nodes[0]["id"]: ["act"]}}
+    nodes.append(
+        {
+            "id": "act",
+            "node_type": "ACTION_NODE",
+            "subtype": "HTTP_REQUEST",
+            "parameters": {"url": "https://example.invalid"},
+        }
+    )
+    return {
+        "id": workflow_id,
+        "name": name,
+        "nodes": nodes,
+        "connections": {nodes[0]["id"]: ["act"]},
+    }

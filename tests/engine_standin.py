@@ -40,10 +40,14 @@ class EngineStandIn:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 body = json.loads(raw) if raw else {}
-                workflow_id = self.path.split("/")[3] if self.path.count("/") >= 4 else ""
+                workflow_id = (
+                    self.path.split("/")[3] if self.path.count("/") >= 4 else ""
+                )
                 with stand_in._lock:
                     stand_in.requests.append(
-                        ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+                        ReceivedRequest(
+                            "POST", self.path, dict(self.headers.items()), body
+                        )
                     )
                     script = stand_in._script.get(workflow_id)
                     status = script.popleft() if script else 202
@@ -80,6 +84,7 @@ class EngineStandIn:
     def requests_for(self, workflow_id: str) -> list[ReceivedRequest]:
         with self._lock:
             return [
-                r for r in self.requests
+                r
+                for r in self.requests
                 if r.path == f"/v1/workflows/{workflow_id}/execute"
             ]

@@ -44,15 +44,25 @@ class Stack:
         self.base_url = f"http://127.0.0.1:{settings.PORT}"
         self._stop = asyncio.Event()
         self._server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.PORT,
-                           log_config=None, access_log=False, lifespan="on")
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=settings.PORT,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+            )
         )
         self._tasks: list[asyncio.Task[Any]] = []
 
-    def token(self, user: str = "alice", roles: list[str] | None = None, **kw: Any) -> str:
+    def token(
+        self, user: str = "alice", roles: list[str] | None = None, **kw: Any
+    ) -> str:
         return issue_token(self.settings, user, roles=roles, **kw)
 
-    def client(self, user: str | None = "alice", roles: list[str] | None = None) -> httpx.AsyncClient:
+    def client(
+        self, user: str | None = "alice", roles: list[str] | None = None
+    ) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.token(user, roles)}"} if user else {}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=60)
 

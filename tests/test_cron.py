@@ -13,8 +13,11 @@ from tests.stack import Stack
 
 
 def cron(expr: str, tz: str = "UTC", node_id: str = "tick", **extra: object) -> dict:
-    return {"id": node_id, "subtype": "TRIGGER_CRON",
-            "parameters": {"cron_expression": expr, "timezone": tz, **extra}}
+    return {
+        "id": node_id,
+        "subtype": "TRIGGER_CRON",
+        "parameters": {"cron_expression": expr, "timezone": tz, **extra},
+    }
 
 
 async def _client(stack: Stack) -> Client:
@@ -25,8 +28,10 @@ async def test_cron_schedule_has_spec_and_fires_once_when_triggered(
     stack: Stack, engine: EngineStandIn, wf_id: str
 ) -> None:
     async with stack.client() as api:
-        await api.put(f"/api/v1/workflows/{wf_id}",
-                      json=definition(wf_id, cron("0 9 * * MON-FRI", "America/New_York")))
+        await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            json=definition(wf_id, cron("0 9 * * MON-FRI", "America/New_York")),
+        )
         deployed = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         assert deployed.status_code == 200, deployed.text
 
@@ -61,12 +66,17 @@ async def _for(engine: EngineStandIn, wf_id: str) -> list:
 
 async def test_disabled_cron_trigger_is_paused(stack: Stack, wf_id: str) -> None:
     async with stack.client() as api:
-        await api.put(f"/api/v1/workflows/{wf_id}",
-                      json=definition(wf_id, cron("*/5 * * * *", enabled=False)))
+        await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            json=definition(wf_id, cron("*/5 * * * *", enabled=False)),
+        )
         deployed = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         assert deployed.status_code == 200, deployed.text
-    described = await (await _client(stack)).get_schedule_handle(
-        ids.schedule_id(wf_id, "tick")).describe()
+    described = (
+        await (await _client(stack))
+        .get_schedule_handle(ids.schedule_id(wf_id, "tick"))
+        .describe()
+    )
     assert described.schedule.state.paused
 
 
@@ -82,7 +92,9 @@ async def test_unsupported_cron_fails_deployment_and_leaves_nothing(
     stack: Stack, wf_id: str, expression: str, fragment: str
 ) -> None:
     async with stack.client() as api:
-        await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, cron(expression)))
+        await api.put(
+            f"/api/v1/workflows/{wf_id}", json=definition(wf_id, cron(expression))
+        )
         response = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         assert response.status_code == 422, response.text
         errors = response.json()["errors"]
@@ -92,12 +104,17 @@ async def test_unsupported_cron_fails_deployment_and_leaves_nothing(
 
         status = (await api.get(f"/api/v1/deployment/workflows/{wf_id}/status")).json()
         assert status["deployment_status"] == "DEPLOYMENT_FAILED"
-        history = (await api.get(f"/api/v1/deployment/workflows/{wf_id}/history")).json()
+        history = (
+            await api.get(f"/api/v1/deployment/workflows/{wf_id}/history")
+        ).json()
         assert history["history"][-1]["to_status"] == "DEPLOYMENT_FAILED"
         assert fragment in history["history"][-1]["error_message"]
         state = (await api.get(f"/api/v1/triggers/workflows/{wf_id}")).json()
         assert state["triggers"] == []
 
     with pytest.raises(RPCError):
-        await (await _client(stack)).get_schedule_handle(
-            ids.schedule_id(wf_id, "tick")).describe()
+        await (
+            (await _client(stack))
+            .get_schedule_handle(ids.schedule_id(wf_id, "tick"))
+            .describe()
+        )

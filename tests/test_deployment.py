@@ -22,8 +22,11 @@ from tests.conftest import definition
 from tests.stack import Stack
 
 WEBHOOK = {"id": "hook", "subtype": "TRIGGER_WEBHOOK"}
-CRON = {"id": "tick", "subtype": "TRIGGER_CRON",
-        "parameters": {"cron_expression": "*/10 * * * *", "timezone": "UTC"}}
+CRON = {
+    "id": "tick",
+    "subtype": "TRIGGER_CRON",
+    "parameters": {"cron_expression": "*/10 * * * *", "timezone": "UTC"},
+}
 MANUAL = {"id": "run", "subtype": "TRIGGER_MANUAL"}
 
 
@@ -33,8 +36,9 @@ async def test_deploy_then_undeploy_removes_schedule_index_and_webhook(
     client = await Client.connect(stack.settings.TEMPORAL_ADDRESS)
     schedule = client.get_schedule_handle(ids.schedule_id(wf_id, "tick"))
     async with stack.client() as api:
-        await api.put(f"/api/v1/workflows/{wf_id}",
-                      json=definition(wf_id, WEBHOOK, CRON, MANUAL))
+        await api.put(
+            f"/api/v1/workflows/{wf_id}", json=definition(wf_id, WEBHOOK, CRON, MANUAL)
+        )
         deployed = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         assert deployed.json()["status"] == "DEPLOYED"
         assert deployed.json()["deployment_version"] == 1
@@ -55,9 +59,13 @@ async def test_deploy_then_undeploy_removes_schedule_index_and_webhook(
         state = (await api.get(f"/api/v1/triggers/workflows/{wf_id}")).json()
         assert state["triggers"] == []
         assert (await api.post(f"/webhook/{wf_id}", json={})).status_code == 404
-        history = (await api.get(f"/api/v1/deployment/workflows/{wf_id}/history")).json()
-        moves = [(h["deployment_action"], h["from_status"], h["to_status"])
-                 for h in history["history"]]
+        history = (
+            await api.get(f"/api/v1/deployment/workflows/{wf_id}/history")
+        ).json()
+        moves = [
+            (h["deployment_action"], h["from_status"], h["to_status"])
+            for h in history["history"]
+        ]
         assert moves == [
             ("DEPLOY", "DRAFT", "DEPLOYING"),
             ("DEPLOY", "DEPLOYING", "DEPLOYED"),
@@ -88,10 +96,16 @@ async def test_concurrent_operations_on_one_workflow_answer_409(
 async def test_invalid_definition_lists_every_error(stack: Stack, wf_id: str) -> None:
     bad = definition(
         wf_id,
-        {"id": "c1", "subtype": "TRIGGER_CRON",
-         "parameters": {"cron_expression": "61 * * * *", "timezone": "Mars/Olympus"}},
-        {"id": "w1", "subtype": "TRIGGER_WEBHOOK",
-         "parameters": {"webhook_path": "/a/../b", "methods": ["POST", "BREW"]}},
+        {
+            "id": "c1",
+            "subtype": "TRIGGER_CRON",
+            "parameters": {"cron_expression": "61 * * * *", "timezone": "Mars/Olympus"},
+        },
+        {
+            "id": "w1",
+            "subtype": "TRIGGER_WEBHOOK",
+            "parameters": {"webhook_path": "/a/../b", "methods": ["POST", "BREW"]},
+        },
         {"id": "s1", "subtype": "TRIGGER_SLACK", "parameters": {}},
         {"id": "x1", "subtype": "TRIGGER_TELEPATHY"},
     )
@@ -108,33 +122,52 @@ async def test_invalid_definition_lists_every_error(stack: Stack, wf_id: str) ->
     assert "not supported yet" in messages
 
 
-async def test_cron_errors_are_reported_with_webhook_errors(stack: Stack, wf_id: str) -> None:
+async def test_cron_errors_are_reported_with_webhook_errors(
+    stack: Stack, wf_id: str
+) -> None:
     bad = definition(
         wf_id,
-        {"id": "c1", "subtype": "TRIGGER_CRON", "parameters": {"cron_expression": "61 * * * *"}},
-        {"id": "w1", "subtype": "TRIGGER_WEBHOOK", "parameters": {"webhook_path": "/a/../b"}},
+        {
+            "id": "c1",
+            "subtype": "TRIGGER_CRON",
+            "parameters": {"cron_expression": "61 * * * *"},
+        },
+        {
+            "id": "w1",
+            "subtype": "TRIGGER_WEBHOOK",
+            "parameters": {"webhook_path": "/a/../b"},
+        },
     )
     async with stack.client() as api:
         await api.put(f"/api/v1/workflows/{wf_id}", json=bad)
         response = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
     located = {(e["node_id"], e["field"]) for e in response.json()["errors"]}
-    assert located == {("c1", "parameters.cron_expression"), ("w1", "parameters.webhook_path")}
+    assert located == {
+        ("c1", "parameters.cron_expression"),
+        ("w1", "parameters.webhook_path"),
+    }
 
 
 async def test_malformed_definition_is_422_at_put(stack: Stack, wf_id: str) -> None:
     async with stack.client() as api:
-        no_name = await api.put(f"/api/v1/workflows/{wf_id}",
-                                json={"nodes": [{"node_type": "TRIGGER_NODE"}]})
+        no_name = await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            json={"nodes": [{"node_type": "TRIGGER_NODE"}]},
+        )
         assert no_name.status_code == 422
         fields = {e["field"] for e in no_name.json()["errors"]}
         assert {"name", "nodes.0.id"} <= fields
-        mismatch = await api.put(f"/api/v1/workflows/{wf_id}",
-                                 json=definition("other-id", MANUAL))
+        mismatch = await api.put(
+            f"/api/v1/workflows/{wf_id}", json=definition("other-id", MANUAL)
+        )
         assert mismatch.status_code == 422
         not_object = await api.put(f"/api/v1/workflows/{wf_id}", json=[1, 2])
         assert not_object.status_code == 422
-        broken = await api.put(f"/api/v1/workflows/{wf_id}", content=b"{nope",
-                               headers={"Content-Type": "application/json"})
+        broken = await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            content=b"{nope",
+            headers={"Content-Type": "application/json"},
+        )
         assert broken.status_code == 422
         bad_id = await api.put("/api/v1/workflows/has%20space", json={"name": "x"})
         assert bad_id.status_code == 422
@@ -156,11 +189,17 @@ async def test_unknown_workflow_is_404(stack: Stack) -> None:
 async def test_webhook_path_taken_by_another_workflow_is_refused(stack: Stack) -> None:
     path = f"/shared/{uuid.uuid4().hex[:8]}"
     first, second = f"wf-a-{uuid.uuid4().hex[:6]}", f"wf-b-{uuid.uuid4().hex[:6]}"
-    hook = {"id": "hook", "subtype": "TRIGGER_WEBHOOK", "parameters": {"webhook_path": path}}
+    hook = {
+        "id": "hook",
+        "subtype": "TRIGGER_WEBHOOK",
+        "parameters": {"webhook_path": path},
+    }
     async with stack.client() as api:
         for wf in (first, second):
             await api.put(f"/api/v1/workflows/{wf}", json=definition(wf, hook))
-        assert (await api.post(f"/api/v1/deployment/workflows/{first}/deploy")).status_code == 200
+        assert (
+            await api.post(f"/api/v1/deployment/workflows/{first}/deploy")
+        ).status_code == 200
         refused = await api.post(f"/api/v1/deployment/workflows/{second}/deploy")
         assert refused.status_code == 422
         assert first in refused.json()["errors"][0]["message"]
@@ -183,13 +222,21 @@ async def test_failed_step_is_compensated(stack: Stack, wf_id: str) -> None:
     task_queue = f"tq-{uuid.uuid4()}"
     try:
         async with stack.client() as api:
-            await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, WEBHOOK, CRON))
-        async with Worker(client, task_queue=task_queue, workflows=[DeploymentWorkflow],
-                          activities=[*activities, finish_fails]):
+            await api.put(
+                f"/api/v1/workflows/{wf_id}", json=definition(wf_id, WEBHOOK, CRON)
+            )
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[DeploymentWorkflow],
+            activities=[*activities, finish_fails],
+        ):
             with pytest.raises(WorkflowFailureError):
                 await client.execute_workflow(
-                    DeploymentWorkflow.run, DeploymentInput(wf_id, "DEPLOY", "alice"),
-                    id=f"test-{uuid.uuid4()}", task_queue=task_queue,
+                    DeploymentWorkflow.run,
+                    DeploymentInput(wf_id, "DEPLOY", "alice"),
+                    id=f"test-{uuid.uuid4()}",
+                    task_queue=task_queue,
                 )
         assert await store.index_rows(wf_id) == []
         with pytest.raises(RPCError):
@@ -199,7 +246,12 @@ async def test_failed_step_is_compensated(stack: Stack, wf_id: str) -> None:
         last = (await store.history(wf_id))[-1]
         assert last["error_message"] == "disk on fire"
         assert last["deployment_logs"] == [
-            {"compensated": [ActivityName.DELETE_SCHEDULES, ActivityName.REMOVE_TRIGGER_INDEX]}
+            {
+                "compensated": [
+                    ActivityName.DELETE_SCHEDULES,
+                    ActivityName.REMOVE_TRIGGER_INDEX,
+                ]
+            }
         ]
     finally:
         await pool.close()

@@ -13,7 +13,9 @@ MANUAL = {"id": "run", "subtype": "TRIGGER_MANUAL"}
 
 async def _fire(api: httpx.AsyncClient, wf_id: str) -> str:
     await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, MANUAL))
-    assert (await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")).status_code == 200
+    assert (
+        await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
+    ).status_code == 200
     fired = await api.post(f"/api/v1/triggers/workflows/{wf_id}/manual")
     assert fired.status_code == 202
     return str(fired.json()["execution_id"])
@@ -49,7 +51,9 @@ async def test_engine_400_is_recorded_as_refused_and_not_retried(
     assert len(engine.requests_for(wf_id)) == 1
 
 
-async def test_engine_429_is_retried(stack: Stack, engine: EngineStandIn, wf_id: str) -> None:
+async def test_engine_429_is_retried(
+    stack: Stack, engine: EngineStandIn, wf_id: str
+) -> None:
     engine.script(wf_id, 429, 201)
     async with stack.client() as api:
         await _fire(api, wf_id)

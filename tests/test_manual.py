@@ -11,13 +11,17 @@ from tests.conftest import definition, eventually
 from tests.engine_standin import EngineStandIn
 from tests.stack import JWT_SECRET, Stack
 
-CONFIRM = {"id": "run", "subtype": "TRIGGER_MANUAL",
-           "parameters": {"require_confirmation": True}}
+CONFIRM = {
+    "id": "run",
+    "subtype": "TRIGGER_MANUAL",
+    "parameters": {"require_confirmation": True},
+}
 
 
 async def _deploy(api: httpx.AsyncClient, wf_id: str, *triggers: dict) -> None:
-    assert (await api.put(f"/api/v1/workflows/{wf_id}",
-                          json=definition(wf_id, *triggers))).status_code == 201
+    assert (
+        await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, *triggers))
+    ).status_code == 201
     deployed = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
     assert deployed.status_code == 200, deployed.text
 
@@ -74,12 +78,18 @@ async def test_repeated_idempotency_key_returns_first_answer(
     assert ids == sorted([first.json()["execution_id"], third.json()["execution_id"]])
 
 
-async def test_missing_invalid_or_expired_token_is_401(stack: Stack, wf_id: str) -> None:
+async def test_missing_invalid_or_expired_token_is_401(
+    stack: Stack, wf_id: str
+) -> None:
     url = f"/api/v1/triggers/workflows/{wf_id}/manual"
-    expired = jwt.encode({"sub": "alice", "exp": int(time.time()) - 10}, JWT_SECRET,
-                         algorithm="HS256")
-    forged = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60},
-                        "another-secret-of-at-least-32-bytes!!", algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "alice", "exp": int(time.time()) - 10}, JWT_SECRET, algorithm="HS256"
+    )
+    forged = jwt.encode(
+        {"sub": "alice", "exp": int(time.time()) + 60},
+        "another-secret-of-at-least-32-bytes!!",
+        algorithm="HS256",
+    )
     async with httpx.AsyncClient(base_url=stack.base_url) as raw:
         for headers in (
             {},
@@ -92,7 +102,9 @@ async def test_missing_invalid_or_expired_token_is_401(stack: Stack, wf_id: str)
             assert response.status_code == 401, (headers, response.text)
             assert response.json()["error"] == "unauthorized"
             assert response.headers["WWW-Authenticate"] == "Bearer"
-        expired_answer = await raw.post(url, headers={"Authorization": f"Bearer {expired}"})
+        expired_answer = await raw.post(
+            url, headers={"Authorization": f"Bearer {expired}"}
+        )
     assert "expired" in expired_answer.json()["message"]
 
 
@@ -106,8 +118,10 @@ async def test_other_users_workflow_is_404_but_admin_sees_it(
             await mallory.get(f"/api/v1/workflows/{wf_id}"),
             await mallory.post(f"/api/v1/triggers/workflows/{wf_id}/manual"),
             await mallory.post(f"/api/v1/deployment/workflows/{wf_id}/undeploy"),
-            await mallory.put(f"/api/v1/workflows/{wf_id}",
-                              json=definition(wf_id, {"subtype": "TRIGGER_MANUAL"})),
+            await mallory.put(
+                f"/api/v1/workflows/{wf_id}",
+                json=definition(wf_id, {"subtype": "TRIGGER_MANUAL"}),
+            ),
         ):
             assert response.status_code == 404, response.text
         listed = (await mallory.get("/api/v1/deployment/workflows")).json()

@@ -13,7 +13,9 @@ WEBHOOK = {"id": "hook", "subtype": "TRIGGER_WEBHOOK", "parameters": {}}
 
 async def deploy(stack: Stack, wf_id: str, *triggers: dict) -> dict:
     async with stack.client() as api:
-        put = await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, *triggers))
+        put = await api.put(
+            f"/api/v1/workflows/{wf_id}", json=definition(wf_id, *triggers)
+        )
         assert put.status_code == 201, put.text
         response = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         assert response.status_code == 200, response.text
@@ -55,7 +57,9 @@ async def test_webhook_post_delivers_one_request_with_contract_fields(
 
     async with stack.client(user=None) as public:
         again = await public.post(
-            f"/webhook/{wf_id}", json={"order": 42}, headers={"Idempotency-Key": "order-42"}
+            f"/webhook/{wf_id}",
+            json={"order": 42},
+            headers={"Idempotency-Key": "order-42"},
         )
     assert again.status_code == 202
     assert again.json()["event_id"] == accepted["event_id"]
@@ -71,6 +75,7 @@ async def _requests(engine: EngineStandIn, wf_id: str) -> list:
 async def _settle(stack: Stack, wf_id: str) -> None:
     """Wait until every accepted event of the workflow has fired."""
     async with stack.client() as api:
+
         async def fired() -> int:
             state = (await api.get(f"/api/v1/triggers/workflows/{wf_id}")).json()
             return sum(sum(t["firings"]["counts"].values()) for t in state["triggers"])

@@ -37,8 +37,11 @@ async def test_malformed_json_is_400_and_records_nothing(
 ) -> None:
     await _deploy(stack, wf_id)
     async with stack.client(user=None) as public:
-        response = await public.post(f"/webhook/{wf_id}", content=b'{"a": ',
-                                     headers={"Content-Type": "application/json"})
+        response = await public.post(
+            f"/webhook/{wf_id}",
+            content=b'{"a": ',
+            headers={"Content-Type": "application/json"},
+        )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]
     assert engine.requests_for(wf_id) == []
@@ -57,19 +60,28 @@ async def test_body_over_limit_is_413(stack: Stack, wf_id: str) -> None:
 
         streamed = await public.post(f"/webhook/{wf_id}", content=chunks())
         assert streamed.status_code == 413
-        assert (await public.post(f"/webhook/{wf_id}", content=b"x" * limit)).status_code == 202
+        assert (
+            await public.post(f"/webhook/{wf_id}", content=b"x" * limit)
+        ).status_code == 202
 
 
 async def test_shared_secret_header_is_checked_and_not_recorded(
     stack: Stack, engine: EngineStandIn, wf_id: str
 ) -> None:
-    await _deploy(stack, wf_id, authentication={"type": "header", "header_name": "X-Token",
-                                                 "secret": SECRET})
+    await _deploy(
+        stack,
+        wf_id,
+        authentication={"type": "header", "header_name": "X-Token", "secret": SECRET},
+    )
     async with stack.client(user=None) as public:
         assert (await public.post(f"/webhook/{wf_id}", json={})).status_code == 401
-        wrong = await public.post(f"/webhook/{wf_id}", json={}, headers={"X-Token": "nope"})
+        wrong = await public.post(
+            f"/webhook/{wf_id}", json={}, headers={"X-Token": "nope"}
+        )
         assert wrong.status_code == 401
-        ok = await public.post(f"/webhook/{wf_id}", json={"a": 1}, headers={"X-Token": SECRET})
+        ok = await public.post(
+            f"/webhook/{wf_id}", json={"a": 1}, headers={"X-Token": SECRET}
+        )
         assert ok.status_code == 202
     received = await eventually(lambda: _for(engine, wf_id))
     headers = {k.lower() for k in received[0].body["trigger"]["data"]["headers"]}
@@ -84,17 +96,26 @@ async def test_form_text_and_binary_bodies_are_recorded_by_type(
 ) -> None:
     await _deploy(stack, wf_id)
     async with stack.client(user=None) as public:
-        await public.post(f"/webhook/{wf_id}", data={"a": "1", "b": "x y"},
-                          headers={"webhook-id": "form"})
-        await public.post(f"/webhook/{wf_id}", content="héllo".encode(),
-                          headers={"Content-Type": "text/plain; charset=utf-8",
-                                   "webhook-id": "text"})
-        await public.post(f"/webhook/{wf_id}", content=b"\x00\xff",
-                          headers={"Content-Type": "application/octet-stream",
-                                   "webhook-id": "bin"})
+        await public.post(
+            f"/webhook/{wf_id}",
+            data={"a": "1", "b": "x y"},
+            headers={"webhook-id": "form"},
+        )
+        await public.post(
+            f"/webhook/{wf_id}",
+            content="héllo".encode(),
+            headers={"Content-Type": "text/plain; charset=utf-8", "webhook-id": "text"},
+        )
+        await public.post(
+            f"/webhook/{wf_id}",
+            content=b"\x00\xff",
+            headers={"Content-Type": "application/octet-stream", "webhook-id": "bin"},
+        )
     received = await eventually(lambda: _for(engine, wf_id), lambda r: len(r) == 3)
-    bodies = {r.body["trigger"]["data"]["body_encoding"]: r.body["trigger"]["data"]["body"]
-              for r in received}
+    bodies = {
+        r.body["trigger"]["data"]["body_encoding"]: r.body["trigger"]["data"]["body"]
+        for r in received
+    }
     assert bodies == {"form": {"a": "1", "b": "x y"}, "text": "héllo", "base64": "AP8="}
 
 
@@ -103,7 +124,9 @@ async def test_public_gateway_route_reaches_the_workflow_webhook(
 ) -> None:
     await _deploy(stack, wf_id, webhook_path=f"orders/{wf_id}")
     async with stack.client(user=None) as public:
-        via_gateway = await public.post(f"/api/v1/public/webhook/{wf_id}", json={"x": 1})
+        via_gateway = await public.post(
+            f"/api/v1/public/webhook/{wf_id}", json={"x": 1}
+        )
         assert via_gateway.status_code == 202
         direct = await public.post(f"/webhook/orders/{wf_id}/", json={"x": 2})
         assert direct.status_code == 202
@@ -127,8 +150,23 @@ def test_normalize_path_accepts(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["/a/../b", "/a/./b", "/a//b", "/a%2Fb", "/a%5cb", "/a\\b", "/a b", "/a\x00b",
-     "/a%00b", "/webhook", "/", "", "/a?b", "/a#b", "/" + "x" * 600],
+    [
+        "/a/../b",
+        "/a/./b",
+        "/a//b",
+        "/a%2Fb",
+        "/a%5cb",
+        "/a\\b",
+        "/a b",
+        "/a\x00b",
+        "/a%00b",
+        "/webhook",
+        "/",
+        "",
+        "/a?b",
+        "/a#b",
+        "/" + "x" * 600,
+    ],
 )
 def test_normalize_path_refuses_ambiguous(raw: str) -> None:
     with pytest.raises(ValueError):
@@ -146,8 +184,13 @@ def test_parse_body_rejects_bad_json_and_bad_charset() -> None:
 
 async def test_unknown_paths_never_500(stack: Stack) -> None:
     async with stack.client(user=None) as public:
-        for path in ("/webhook/", "/webhook/%ZZ", "/webhook/a/../b",
-                     f"/webhook/{uuid.uuid4()}", "/webhook/%00"):
+        for path in (
+            "/webhook/",
+            "/webhook/%ZZ",
+            "/webhook/a/../b",
+            f"/webhook/{uuid.uuid4()}",
+            "/webhook/%00",
+        ):
             response = await public.post(path, content=b"{}")
             assert response.status_code == 404, (path, response.text)
 

@@ -27,7 +27,7 @@ class ManualTriggerRequest(BaseModel):
 async def trigger_state(
     workflow_id: str, services: ServicesDep, user: CurrentUser
 ) -> dict[str, Any]:
-    """Each deployed trigger: its config, firings so far, and for cron the next times."""
+    """Each deployed trigger: config, firings so far, and for cron the next times."""
     row = await services.store.get_workflow(workflow_id, user.owner_filter)
     firings = await services.store.firing_summary(workflow_id)
     triggers = []

@@ -77,7 +77,7 @@ async def put_workflow(
     response: Response,
     body: Any = Body(...),
 ) -> dict[str, Any]:
-    """Create or replace a workflow definition (a deployed one keeps running its version)."""
+    """Create or replace a definition (a deployed one keeps its running version)."""
     definition = parse_definition(workflow_id, body)
     row, created = await services.store.put_workflow(
         workflow_id,

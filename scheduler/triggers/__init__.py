@@ -26,6 +26,8 @@ REGISTRY: dict[TriggerType, TriggerSpec[Any]] = {
 
 def spec_for(subtype: str | None) -> TriggerSpec[Any] | None:
     """The module of a trigger subtype, or None for an unknown one."""
+    if subtype is None:
+        return None
     try:
         return REGISTRY[TriggerType(subtype)]
     except ValueError:
