@@ -33,7 +33,14 @@ async def create_pool(
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    return sorted(directory.glob("*.sql"))
+    """The migrations in order; an install without them is an error, not "up to date"."""
+    files = sorted(directory.glob("*.sql"))
+    if not files:
+        raise FileNotFoundError(
+            f"no migrations in {directory}: install the project from its source tree "
+            "(pip install -e .) so that sql/ sits beside the packages"
+        )
+    return files
 
 
 async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:

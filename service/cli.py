@@ -144,7 +144,9 @@ def dev(
             HOST=host,
             STATE_DIR=state_dir,
         )
-        asyncio.run(_run_dev(settings, ui_port))
+        # uvicorn re-raises the Ctrl-C it handled once it has shut down.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run_dev(settings, ui_port))
     finally:
         temporal.stop()
         if postgres is not None:
