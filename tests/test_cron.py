@@ -118,3 +118,29 @@ async def test_unsupported_cron_fails_deployment_and_leaves_nothing(
             .get_schedule_handle(ids.schedule_id(wf_id, "tick"))
             .describe()
         )
+
+
+async def test_jitter_is_a_fixed_second_spread_by_workflow_id(
+    stack: Stack, wf_id: str
+) -> None:
+    from scheduler.triggers.cron import jitter_offset
+
+    offsets = {jitter_offset(f"wf-{n}", "tick", 59) for n in range(200)}
+    assert len(offsets) > 40 and offsets <= set(range(60))
+    assert jitter_offset(wf_id, "tick", 0) == 0
+
+    async with stack.client() as api:
+        await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            json=definition(wf_id, cron("*/5 * * * *", jitter_seconds=59)),
+        )
+        assert (
+            await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
+        ).status_code == 200
+    described = (
+        await (await _client(stack))
+        .get_schedule_handle(ids.schedule_id(wf_id, "tick"))
+        .describe()
+    )
+    expected = jitter_offset(wf_id, "tick", 59)
+    assert {t.second for t in described.info.next_action_times} == {expected}

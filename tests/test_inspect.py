@@ -15,18 +15,26 @@ from tests.engine_standin import EngineStandIn
 from tests.stack import Stack
 
 HOOK = {"id": "hook", "subtype": "TRIGGER_WEBHOOK"}
-CRON = {"id": "tick", "subtype": "TRIGGER_CRON",
-        "parameters": {"cron_expression": "0 3 * * *", "timezone": "UTC"}}
+CRON = {
+    "id": "tick",
+    "subtype": "TRIGGER_CRON",
+    "parameters": {"cron_expression": "0 3 * * *", "timezone": "UTC"},
+}
 
 
 def temporal_cli(address: str, *args: str) -> list[dict]:
     out = subprocess.run(
         [temporal_binary(), *args, "--address", address, "--output", "json"],
-        check=True, capture_output=True, text=True, timeout=30,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
     ).stdout
-    return json.loads(out) if out.strip().startswith("[") else [
-        json.loads(line) for line in out.splitlines() if line.strip()
-    ]
+    return (
+        json.loads(out)
+        if out.strip().startswith("[")
+        else [json.loads(line) for line in out.splitlines() if line.strip()]
+    )
 
 
 async def test_firings_are_listed_by_trigger_type_and_target(
@@ -51,12 +59,19 @@ async def test_firings_are_listed_by_trigger_type_and_target(
     assert ids.execution_id(found[0].id) == execution_id
     attributes = found[0].typed_search_attributes
     assert {p.key.name: p.value for p in attributes}.items() >= {
-        "TriggerType": "TRIGGER_WEBHOOK", "TargetWorkflowId": wf_id,
-        "TriggerNodeId": "hook", "DeploymentVersion": 1,
+        "TriggerType": "TRIGGER_WEBHOOK",
+        "TargetWorkflowId": wf_id,
+        "TriggerNodeId": "hook",
+        "DeploymentVersion": 1,
     }.items()
 
-    rows = temporal_cli(stack.settings.TEMPORAL_ADDRESS, "workflow", "list", "--query",
-                        f'TargetWorkflowId="{wf_id}"')
+    rows = temporal_cli(
+        stack.settings.TEMPORAL_ADDRESS,
+        "workflow",
+        "list",
+        "--query",
+        f'TargetWorkflowId="{wf_id}"',
+    )
     types = sorted(r["type"]["name"] for r in rows)
     assert types == ["DeploymentWorkflow", "DispatchExecution"]
 

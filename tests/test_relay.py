@@ -13,8 +13,10 @@ async def test_relaying_an_event_again_does_not_fire_twice(
     stack: Stack, engine: EngineStandIn, wf_id: str, database_url: str
 ) -> None:
     async with stack.client() as api:
-        await api.put(f"/api/v1/workflows/{wf_id}",
-                      json=definition(wf_id, {"id": "hook", "subtype": "TRIGGER_WEBHOOK"}))
+        await api.put(
+            f"/api/v1/workflows/{wf_id}",
+            json=definition(wf_id, {"id": "hook", "subtype": "TRIGGER_WEBHOOK"}),
+        )
         await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         accepted = (await api.post(f"/webhook/{wf_id}", json={"once": True})).json()
     await eventually(lambda: _for(engine, wf_id))
