@@ -33,7 +33,7 @@ async def create_pool(
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    """The migrations in order; an install without them is an error, not "up to date"."""
+    """The migrations in order; none found is an error, never "up to date"."""
     files = sorted(directory.glob("*.sql"))
     if not files:
         raise FileNotFoundError(

@@ -1,4 +1,4 @@
-"""The outbox relay re-sending an event (a crash before it marked the row) fires nothing twice."""
+"""The relay re-sending an event (a crash before it marked the row) fires once."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ async def test_relaying_an_event_again_does_not_fire_twice(
 
         async def relayed() -> bool:
             return await conn.fetchval(
-                "SELECT relayed_at IS NOT NULL FROM trigger_events WHERE event_id = $1::uuid",
+                "SELECT relayed_at IS NOT NULL FROM trigger_events "
+                "WHERE event_id = $1::uuid",
                 accepted["event_id"],
             )
 

@@ -1,4 +1,4 @@
-"""Production entry points: settings refuse to start unsafe, `migrate` runs twice at once."""
+"""Production entry points: unsafe settings refused, concurrent `migrate` safe."""
 
 from __future__ import annotations
 
