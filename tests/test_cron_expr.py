@@ -34,12 +34,19 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 
 from scheduler.triggers.cron_expr import CronError, CronSchedule, parse_cron
+from tests.corpus import corpus_dir, corpus_file
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/cron/cron_vectors.json"
+CORPUS = (corpus_dir() or Path("missing-corpus")) / "cron/cron_vectors.json"
 VECTORS: list[dict[str, Any]] = (
     json.loads(CORPUS.read_text()) if CORPUS.exists() else []
 )
 needs_corpus = pytest.mark.skipif(not VECTORS, reason=f"corpus not found at {CORPUS}")
+
+
+def test_cron_corpus_is_present() -> None:
+    """Under CI a missing corpus fails here instead of skipping every vector."""
+    assert corpus_file("cron/cron_vectors.json") == CORPUS
+
 
 # Expectations that follow another library's rules than Vixie cron / Temporal.
 OTHER_SEMANTICS = {
