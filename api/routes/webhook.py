@@ -45,7 +45,6 @@ async def _accept(
     return JSONResponse(accepted.to_dict(), status_code=202)
 
 
-@router.api_route("/webhook/{path:path}", methods=METHODS)
 async def webhook_ingress(
     path: str, request: Request, services: ServicesDep
 ) -> JSONResponse:
@@ -56,10 +55,27 @@ async def webhook_ingress(
     return await _accept(request, services, trigger)
 
 
-@router.api_route("/api/v1/public/webhook/{workflow_id}", methods=METHODS)
 async def public_webhook(
     workflow_id: str, request: Request, services: ServicesDep
 ) -> JSONResponse:
     """The gateway's public form: the workflow's (first) webhook trigger."""
     trigger = await services.ingress.find_webhook_of(workflow_id)
     return await _accept(request, services, trigger)
+
+
+# One route per method, so that each has its own OpenAPI operation id.
+for _method in METHODS:
+    router.add_api_route(
+        "/webhook/{path:path}",
+        webhook_ingress,
+        methods=[_method],
+        operation_id=f"webhook_{_method.lower()}",
+        status_code=202,
+    )
+    router.add_api_route(
+        "/api/v1/public/webhook/{workflow_id}",
+        public_webhook,
+        methods=[_method],
+        operation_id=f"public_webhook_{_method.lower()}",
+        status_code=202,
+    )
