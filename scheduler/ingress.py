@@ -61,9 +61,16 @@ class Ingress:
         self,
         trigger: Mapping[str, Any],
         trigger_type: TriggerType,
-        event_key: str,
+        client_key: str | None,
         payload: dict[str, Any],
     ) -> Accepted:
+        """Record one event; a client-given key makes a repeat get the first answer.
+
+        Without a client key the event's own id is its key, so the firing's
+        Temporal id names the event id that the client was given.
+        """
+        event_id = uuid.uuid4()
+        event_key = f"key:{client_key}" if client_key else f"id:{event_id}"
         dispatch_id = ids.dispatch_workflow_id(
             trigger["workflow_id"], trigger["node_id"], event_key
         )
@@ -75,6 +82,7 @@ class Ingress:
             deployment_version=trigger["deployment_version"],
             dispatch_id=dispatch_id,
             payload=payload,
+            event_id=event_id,
         )
         return Accepted(
             str(row["event_id"]),
@@ -133,10 +141,7 @@ class Ingress:
             (request.headers[h] for h in IDEMPOTENCY_HEADERS if request.headers.get(h)),
             None,
         )
-        event_key = f"key:{key}" if key else f"id:{uuid.uuid4()}"
-        return await self._record(
-            trigger, TriggerType.WEBHOOK, event_key, {"data": data}
-        )
+        return await self._record(trigger, TriggerType.WEBHOOK, key, {"data": data})
 
     async def accept_manual(
         self,
@@ -175,14 +180,10 @@ class Ingress:
                 "workflow_id": workflow_id,
                 "node_id": trigger["node_id"],
             }
-        event_key = (
-            f"key:{user_id}:{idempotency_key}"
-            if idempotency_key
-            else f"id:{uuid.uuid4()}"
-        )
+        key = f"{user_id}:{idempotency_key}" if idempotency_key else None
         data = {"user_id": user_id, "payload": payload or {}}
         return await self._record(
-            trigger, TriggerType.MANUAL, event_key, {"data": data, "user_id": user_id}
+            trigger, TriggerType.MANUAL, key, {"data": data, "user_id": user_id}
         )
 
 

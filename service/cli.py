@@ -16,7 +16,7 @@ import uvicorn
 
 from scheduler.auth import issue_token
 from scheduler.db import migrate as apply_migrations
-from scheduler.devstack import EmbeddedPostgres, TemporalDevServer
+from scheduler.devstack import EmbeddedPostgres, TemporalDevServer, ensure_port_free
 from scheduler.logs import configure_logging
 from scheduler.settings import Settings
 from scheduler.temporal import connect, ensure_search_attributes
@@ -76,7 +76,9 @@ def api() -> None:
 
 @app.command()
 def token(
-    user: Annotated[str, typer.Argument(help="the user id (the token's sub)")],
+    user: Annotated[
+        str, typer.Argument(help="the user id (the token's sub)", metavar="USER")
+    ],
     admin: Annotated[bool, typer.Option(help="grant the admin role")] = False,
     state_dir: Annotated[Path, typer.Option(envvar="STATE_DIR")] = Path(".state"),
 ) -> None:
@@ -122,19 +124,20 @@ def dev(
     configure_logging(os.environ.get("DEBUG", "").lower() in ("1", "true"))
     secret = os.environ.get("JWT_SECRET") or _dev_secret(state_dir)
 
-    postgres: EmbeddedPostgres | None = None
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        postgres = EmbeddedPostgres(state_dir / "postgres")
-        database_url = postgres.start()
     temporal = TemporalDevServer(
         port=temporal_port,
         ui_port=ui_port,
         db_file=state_dir / "temporal.sqlite",
         log_file=state_dir / "temporal.log",
     )
-    temporal.start()
+    postgres: EmbeddedPostgres | None = None
+    database_url = os.environ.get("DATABASE_URL")
     try:
+        ensure_port_free(host if host != "0.0.0.0" else "127.0.0.1", port, "the API")
+        temporal.start()
+        if not database_url:
+            postgres = EmbeddedPostgres(state_dir / "postgres")
+            database_url = postgres.start()
         settings = _settings(
             DEV_MODE=True,
             JWT_SECRET=secret,
@@ -147,13 +150,14 @@ def dev(
         # uvicorn re-raises the Ctrl-C it handled once it has shut down.
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_run_dev(settings, ui_port))
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         temporal.stop()
         if postgres is not None:
             postgres.stop()
-        typer.echo(
-            f"stopped: Temporal dev server and PostgreSQL (state kept in {state_dir})"
-        )
+        typer.echo(f"stopped (state kept in {state_dir})")
 
 
 async def _run_dev(settings: Settings, ui_port: int) -> None:

@@ -149,3 +149,22 @@ def test_run_command_serves_example_and_keeps_it_across_restart(tmp_path: Path) 
             assert hook.status_code == 202
     finally:
         assert again.stop() == 0
+
+
+def test_run_command_refuses_a_busy_temporal_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "service.cli", "dev", "--port", str(free_port()),
+             "--temporal-port", str(taken), "--ui-port", str(free_port()),
+             "--state-dir", str(tmp_path / "state")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {taken} for the Temporal dev server is already in use" in (
+        result.stdout + result.stderr
+    )
