@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 from scheduler import ids, schedules
 from scheduler.errors import ConflictError, FieldError
 from scheduler.executions import (
+    DEFINITION_ERROR,
+    INVALID_TRANSITION_ERROR,
     ActivityName,
     BeginDeploymentResult,
     DeploymentStep,
@@ -36,8 +38,6 @@ from scheduler.validation import TriggerPlan, plan_triggers, validate_definition
 
 logger = logging.getLogger(__name__)
 
-INVALID_TRANSITION = "InvalidTransition"
-DEFINITION_ERROR = "DefinitionError"
 PATH_CONFLICT = "PathConflict"
 
 
@@ -59,37 +59,17 @@ class DeploymentActivities:
         self.client = client
         self.settings = settings
 
-    @activity.defn(name=ActivityName.BEGIN_DEPLOYMENT)
-    async def begin_deployment(self, ref: WorkflowRef) -> BeginDeploymentResult:
-        """Move to DEPLOYING and pin the definition this deploy works on."""
-        row = await self.store.get_workflow(ref.workflow_id)
-        if row["deployment_status"] == DeploymentStatus.DEPLOYING:
-            # A retry of this very step after it had committed.
-            from_status = DeploymentStatus.DEPLOYING
-        else:
-            moved = await self.store.transition(
-                ref.workflow_id,
-                DEPLOYABLE_FROM,
-                DeploymentStatus.DEPLOYING,
-                DeploymentAction.DEPLOY,
-                ref.triggered_by,
+    async def _definition(self, step: DeploymentStep) -> WorkflowDefinition:
+        """The definition pinned for this deploy's version."""
+        row = await self.store.get_version(step.workflow_id, step.deployment_version)
+        if row is None:
+            raise ApplicationError(
+                f"version {step.deployment_version} of {step.workflow_id!r} is missing",
+                type=INVALID_TRANSITION_ERROR,
+                non_retryable=True,
             )
-            if moved is None:
-                raise ApplicationError(
-                    f"workflow {ref.workflow_id!r} is {row['deployment_status']}; "
-                    "deploy is allowed from DRAFT, DEPLOYMENT_FAILED and UNDEPLOYED",
-                    type=INVALID_TRANSITION,
-                    non_retryable=True,
-                )
-            from_status = moved
-        version = await self.store.next_version(ref.workflow_id)
-        return BeginDeploymentResult(version, row["definition"], from_status.value)
-
-    @activity.defn(name=ActivityName.VALIDATE_DEPLOYMENT)
-    async def validate_deployment(self, step: DeploymentStep) -> None:
-        """Every error of the definition, and webhook paths taken by others."""
         try:
-            definition = WorkflowDefinition.model_validate(step.definition)
+            return WorkflowDefinition.model_validate(row["definition"])
         except ValidationError as exc:
             raise _definition_error(
                 [
@@ -97,6 +77,38 @@ class DeploymentActivities:
                     for e in exc.errors()
                 ]
             ) from exc
+
+    @activity.defn(name=ActivityName.BEGIN_DEPLOYMENT)
+    async def begin_deployment(self, ref: WorkflowRef) -> BeginDeploymentResult:
+        """Move to DEPLOYING and pin the definition as the next version."""
+        begun = await self.store.begin_deploy(
+            ref.workflow_id, DEPLOYABLE_FROM, ref.triggered_by
+        )
+        if begun is None:
+            row = await self.store.get_workflow(ref.workflow_id)
+            raise ApplicationError(
+                f"workflow {ref.workflow_id!r} is {row['deployment_status']}; "
+                "deploy is allowed from DRAFT, DEPLOYMENT_FAILED and UNDEPLOYED",
+                type=INVALID_TRANSITION_ERROR,
+                non_retryable=True,
+            )
+        from_status, version = begun
+        step = DeploymentStep(ref.workflow_id, version, ref.triggered_by)
+        try:
+            definition = await self._definition(step)
+            cron_nodes = [
+                n.id
+                for n in definition.trigger_nodes()
+                if n.subtype == TriggerType.CRON
+            ]
+        except ApplicationError:
+            cron_nodes = []  # validation reports it, with every other error
+        return BeginDeploymentResult(version, from_status.value, cron_nodes)
+
+    @activity.defn(name=ActivityName.VALIDATE_DEPLOYMENT)
+    async def validate_deployment(self, step: DeploymentStep) -> None:
+        """Every error of the definition, and webhook paths taken by others."""
+        definition = await self._definition(step)
         errors = validate_definition(definition)
         if not errors:
             errors = await self._path_conflicts(
@@ -109,23 +121,47 @@ class DeploymentActivities:
         self, workflow_id: str, plans: list[TriggerPlan]
     ) -> list[FieldError]:
         webhook = {
-            p.index_key: p for p in plans if p.trigger_type is TriggerType.WEBHOOK
+            p.index_key: p
+            for p in plans
+            if p.trigger_type is TriggerType.WEBHOOK and p.index_key is not None
         }
-        owners = await self.store.webhook_path_owners(
-            workflow_id, [k for k in webhook if k is not None]
-        )
-        return [
-            FieldError(
-                f"webhook path {path} is already used by deployed workflow {owner!r}",
-                webhook[path].node_id,
-                "parameters.webhook_path",
+        owner = (await self.store.get_workflow(workflow_id))["user_id"]
+        live = await self.store.webhook_path_owners(workflow_id, list(webhook))
+        reserved = await self.store.path_reservations(list(webhook))
+        errors = []
+        for path, plan in sorted(webhook.items()):
+            holder = reserved.get(path)
+            if path in live and live[path]["user_id"] == owner:
+                message = (
+                    f"is used by your deployed workflow {live[path]['workflow_id']!r}"
+                )
+            elif path in live or (holder is not None and holder["user_id"] != owner):
+                # Another user's path: say so without naming their workflow.
+                message = "is reserved by another user's workflow"
+            else:
+                continue
+            errors.append(
+                FieldError(
+                    f"webhook path {path} {message}",
+                    plan.node_id,
+                    "parameters.webhook_path",
+                )
             )
-            for path, owner in sorted(owners.items())
-        ]
+        return errors
 
     @activity.defn(name=ActivityName.WRITE_TRIGGER_INDEX)
     async def write_trigger_index(self, step: DeploymentStep) -> int:
-        plans = plan_triggers(WorkflowDefinition.model_validate(step.definition))
+        plans = plan_triggers(await self._definition(step))
+        owner = (await self.store.get_workflow(step.workflow_id))["user_id"]
+        await self.store.reserve_paths(
+            owner,
+            step.workflow_id,
+            [
+                p.index_key
+                for p in plans
+                if p.trigger_type is TriggerType.WEBHOOK and p.index_key is not None
+            ],
+        )
         try:
             await self.store.replace_index(
                 step.workflow_id, step.deployment_version, plans
@@ -143,7 +179,7 @@ class DeploymentActivities:
     @activity.defn(name=ActivityName.SYNC_SCHEDULES)
     async def sync_schedules(self, step: DeploymentStep) -> list[str]:
         """Create or replace one schedule per cron trigger; drop stale ones."""
-        plans = plan_triggers(WorkflowDefinition.model_validate(step.definition))
+        plans = plan_triggers(await self._definition(step))
         wanted: dict[str, TriggerPlan] = {
             ids.schedule_id(step.workflow_id, p.node_id): p
             for p in plans
@@ -192,12 +228,8 @@ class DeploymentActivities:
 
     @activity.defn(name=ActivityName.FINISH_DEPLOYMENT)
     async def finish_deployment(self, step: DeploymentStep) -> None:
-        await self.store.save_version(
-            step.workflow_id,
-            step.deployment_version,
-            step.definition,
-            {},
-            step.triggered_by,
+        await self.store.mark_version_deployed(
+            step.workflow_id, step.deployment_version
         )
         moved = await self.store.transition(
             step.workflow_id,
@@ -213,7 +245,7 @@ class DeploymentActivities:
             if row["deployment_status"] != DeploymentStatus.DEPLOYED:
                 raise ApplicationError(
                     f"workflow left DEPLOYING unexpectedly: {row['deployment_status']}",
-                    type=INVALID_TRANSITION,
+                    type=INVALID_TRANSITION_ERROR,
                     non_retryable=True,
                 )
 
@@ -245,7 +277,7 @@ class DeploymentActivities:
                 raise ApplicationError(
                     f"workflow {ref.workflow_id!r} is {row['deployment_status']}; "
                     "only a DEPLOYED workflow can be undeployed",
-                    type=INVALID_TRANSITION,
+                    type=INVALID_TRANSITION_ERROR,
                     non_retryable=True,
                 )
 

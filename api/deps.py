@@ -14,7 +14,9 @@ from scheduler.errors import UnauthorizedError
 _bearer = HTTPBearer(auto_error=False, description="JWT signed with JWT_SECRET (HS256)")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop
+    # that cost the webhook path more than the rest of its routing.
     services: Services = request.app.state.services
     return services
 

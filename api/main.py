@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Trigger and scheduling core: deployments, triggers, ingress.",
         lifespan=lifespan,
+        # A slash redirect would be built from the client's Host header.
+        redirect_slashes=False,
     )
     _install_error_handlers(app)
     for module in (health, workflows, deployment, triggers, webhook):
@@ -84,6 +87,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"error": "http_error", "message": str(exc.detail)},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def data_error(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # A value PostgreSQL refuses to store is the client's to fix.
+        return JSONResponse(
+            {"error": "bad_request", "message": f"a value cannot be stored: {exc}"},
+            status_code=400,
         )
 
     @app.exception_handler(Exception)

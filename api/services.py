@@ -14,6 +14,7 @@ from scheduler.db import create_pool
 from scheduler.deployments import DeploymentService
 from scheduler.ingress import Ingress
 from scheduler.relay import OutboxRelay
+from scheduler.routing import TriggerRouter
 from scheduler.settings import Settings
 from scheduler.store import Store
 from scheduler.temporal import connect
@@ -46,15 +47,17 @@ class Services:
             batch_size=settings.RELAY_BATCH_SIZE,
             poll_seconds=settings.RELAY_POLL_SECONDS,
         )
+        router = TriggerRouter(store)
         services = cls(
             settings,
             pool,
             store,
             temporal,
-            Ingress(store),
+            Ingress(store, router, max_event_bytes=settings.EVENT_MAX_BYTES),
             DeploymentService(store, temporal, settings.TEMPORAL_TASK_QUEUE),
             relay,
         )
+        services._tasks.append(asyncio.create_task(router.run(services._stop)))
         if settings.RELAY_ENABLED:
             services._tasks.append(asyncio.create_task(relay.run(services._stop)))
         return services

@@ -45,7 +45,7 @@ def decode_token(token: str, settings: Settings) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise UnauthorizedError(f"invalid token: {exc}") from exc
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
+    if not isinstance(subject, str) or not subject or not subject.isprintable():
         raise UnauthorizedError("the token has no subject (sub)")
     raw_roles = claims.get("roles", [])
     roles = (

@@ -23,12 +23,29 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _release_without_reset_query(conn: asyncpg.Connection) -> None:
+    """What a connection goes back to the pool with: nothing to undo.
+
+    asyncpg has already rolled back an open transaction and dropped the
+    connection's listeners by now. Its default reset query (`RESET ALL`,
+    `UNLISTEN *`, `CLOSE ALL`, unlock advisory locks) would be one more round
+    trip on every release, i.e. on every query, for session state this
+    service never leaves behind on a pooled connection: it sets no session
+    settings, opens no cursors, takes its advisory lock on a connection of
+    its own (migrate), and whoever LISTENs (relay, router) unlistens itself.
+    """
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 1, max_size: int = 10
 ) -> asyncpg.Pool:
     """A pool whose connections read and write json/jsonb as Python values."""
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_release_without_reset_query,
     )
 
 

@@ -6,6 +6,7 @@ SchedulerError
  +-- DefinitionError        422  (carries every FieldError)
  +-- BadRequestError        400
  +-- PayloadTooLargeError   413
+ +-- UnsupportedMediaTypeError 415
  +-- MethodNotAllowedError  405
  +-- UnauthorizedError      401
 """
@@ -60,6 +61,11 @@ class BadRequestError(SchedulerError):
 class PayloadTooLargeError(SchedulerError):
     status_code = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(SchedulerError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class UnauthorizedError(SchedulerError):

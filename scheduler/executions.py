@@ -11,6 +11,8 @@ from typing import Any
 
 DEPLOYMENT_FAILED_ERROR = "DeploymentFailed"
 ENGINE_REFUSED_ERROR = "EngineRefused"
+INVALID_TRANSITION_ERROR = "InvalidTransition"
+DEFINITION_ERROR = "DefinitionError"
 EVENT_SIGNAL = "add_event"
 
 
@@ -33,11 +35,15 @@ class DeploymentResult:
 
 @dataclass
 class BeginDeploymentResult:
-    """The definition a deploy works on, pinned when it starts."""
+    """The version a deploy works on; its definition is pinned in the database.
+
+    The definition itself never travels through Temporal: it may hold
+    secrets, and it may be larger than a payload may be.
+    """
 
     deployment_version: int
-    definition: dict[str, Any]
     from_status: str
+    cron_node_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -46,7 +52,6 @@ class DeploymentStep:
 
     workflow_id: str
     deployment_version: int
-    definition: dict[str, Any]
     triggered_by: str | None = None
 
 

@@ -6,23 +6,29 @@ committed; the relay takes it from there.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler import ids
+from scheduler import ids, payloads
 from scheduler.errors import (
+    BadRequestError,
     ConflictError,
     MethodNotAllowedError,
     NotFoundError,
     UnauthorizedError,
 )
-from scheduler.models import DeploymentStatus, TriggerType
+from scheduler.models import WORKFLOW_ID_PATTERN, DeploymentStatus, TriggerType
+from scheduler.routing import TriggerRouter
 from scheduler.store import Store
 from scheduler.triggers import webhook
 
 IDEMPOTENCY_HEADERS = ("idempotency-key", "webhook-id")
+MAX_IDEMPOTENCY_KEY = 256
+# Temporal refuses payloads over 2 MiB; an event stays well below that.
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,20 @@ class WebhookRequest:
     query: Sequence[tuple[str, str]]
     content_type: str | None
     body: bytes
+    repeated: frozenset[str] = frozenset()  # header names sent more than once
 
 
 class Ingress:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        router: TriggerRouter | None = None,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self.store = store
+        self.router = router
+        self.max_event_bytes = max_event_bytes
 
     async def _record(
         self,
@@ -96,12 +111,15 @@ class Ingress:
             key = webhook.normalize_path(path)
         except ValueError as exc:
             raise NotFoundError(f"no webhook at {path}") from exc
-        rows = await self.store.find_trigger(TriggerType.WEBHOOK.value, key)
+        find = self.router.lookup if self.router else self.store.find_trigger
+        rows = await find(TriggerType.WEBHOOK.value, key)
         if not rows:
             raise NotFoundError(f"no deployed webhook trigger at {key}")
         return rows[0]
 
     async def find_webhook_of(self, workflow_id: str) -> dict[str, Any]:
+        if not WORKFLOW_ID_PATTERN.match(workflow_id):
+            raise NotFoundError("no such workflow")
         rows = [
             r
             for r in await self.store.index_rows(workflow_id)
@@ -126,7 +144,7 @@ class Ingress:
                 f"use {', '.join(allowed)}",
                 allowed,
             )
-        if not webhook.check_auth(config, dict(request.headers)):
+        if not webhook.check_auth(config, dict(request.headers), request.repeated):
             raise UnauthorizedError("missing or wrong webhook secret")
         body_kind, body = webhook.parse_body(request.content_type, request.body)
         data = {
@@ -141,7 +159,10 @@ class Ingress:
             (request.headers[h] for h in IDEMPOTENCY_HEADERS if request.headers.get(h)),
             None,
         )
-        return await self._record(trigger, TriggerType.WEBHOOK, key, {"data": data})
+        payloads.storable_size(data, self.max_event_bytes, "the webhook event")
+        return await self._record(
+            trigger, TriggerType.WEBHOOK, _client_key(key), {"data": data}
+        )
 
     async def accept_manual(
         self,
@@ -180,11 +201,27 @@ class Ingress:
                 "workflow_id": workflow_id,
                 "node_id": trigger["node_id"],
             }
-        key = f"{user_id}:{idempotency_key}" if idempotency_key else None
+        # JSON keeps user id and key apart: ("a:b", "c") and ("a", "b:c") differ.
+        key = (
+            json.dumps([user_id, _client_key(idempotency_key)])
+            if idempotency_key
+            else None
+        )
         data = {"user_id": user_id, "payload": payload or {}}
+        payloads.storable_size(data, self.max_event_bytes, "the manual trigger payload")
         return await self._record(
             trigger, TriggerType.MANUAL, key, {"data": data, "user_id": user_id}
         )
+
+
+def _client_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise BadRequestError(
+            f"an idempotency key is at most {MAX_IDEMPOTENCY_KEY} printable characters"
+        )
+    return key
 
 
 def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     DISPATCH_RETRY_HORIZON_SECONDS: float = 24 * 3600.0
 
     WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
+    # An event once encoded (body, headers, query): Temporal's payload limit
+    # is 2 MiB, and escaping can make an event several times its body.
+    EVENT_MAX_BYTES: int = 1536 * 1024
+    WORKFLOW_MAX_DEFINITION_BYTES: int = 1024 * 1024
     CRON_DEFAULT_JITTER_SECONDS: int = 0
 
     RELAY_ENABLED: bool = True

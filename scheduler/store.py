@@ -9,12 +9,21 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from scheduler.errors import ConflictError, NotFoundError
-from scheduler.models import DeploymentAction, DeploymentStatus, IndexStatus
+from scheduler.models import (
+    WORKFLOW_ID_PATTERN,
+    DeploymentAction,
+    DeploymentStatus,
+    IndexStatus,
+)
+from scheduler.routing import INDEX_CHANNEL, change_payload
 from scheduler.validation import TriggerPlan
 
 NOTIFY_CHANNEL = "trigger_events"
+# What `pool.acquire()` yields, or a plain connection.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 class Store:
@@ -62,6 +71,8 @@ class Store:
         self, workflow_id: str, user_id: str | None = None
     ) -> dict[str, Any]:
         """The workflow row; NotFoundError if absent or owned by another user."""
+        if not WORKFLOW_ID_PATTERN.match(workflow_id) or not _is_text(user_id):
+            raise NotFoundError(f"workflow {workflow_id[:140]!r} not found")
         row = await self.pool.fetchrow(
             "SELECT * FROM workflows "
             "WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
@@ -73,6 +84,8 @@ class Store:
         return dict(row)
 
     async def list_deployed(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        if not _is_text(user_id):
+            return []
         rows = await self.pool.fetch(
             """SELECT w.id, w.name, w.user_id, w.deployment_status, w.deployed_at,
                       w.deployment_version, w.deployed_by,
@@ -108,43 +121,67 @@ class Store:
         Returns the status moved from, or None when the workflow was not in
         one of `from_statuses` (nothing is written then).
         """
-        allowed = [s.value for s in from_statuses]
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await _move(
+                conn,
+                workflow_id,
+                from_statuses,
+                to_status,
+                action,
+                triggered_by,
+                version=version,
+                error=error,
+                logs=logs,
+                deployed=deployed,
+            )
+
+    async def begin_deploy(
+        self,
+        workflow_id: str,
+        from_statuses: Iterable[DeploymentStatus],
+        triggered_by: str | None,
+    ) -> tuple[DeploymentStatus, int] | None:
+        """Move to DEPLOYING and freeze the definition as the next version.
+
+        Both happen in one transaction, so a workflow found DEPLOYING has its
+        version pinned already: a retried step gets that one back. Returns
+        (status moved from, version), or None if the workflow was not in one
+        of `from_statuses` nor DEPLOYING.
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             current = await conn.fetchval(
                 "SELECT deployment_status FROM workflows WHERE id = $1 FOR UPDATE",
                 workflow_id,
             )
-            if current is None or current not in allowed:
+            latest = await conn.fetchval(
+                "SELECT coalesce(max(version), 0) FROM workflow_versions "
+                "WHERE workflow_id = $1",
+                workflow_id,
+            )
+            if current == DeploymentStatus.DEPLOYING:
+                return DeploymentStatus.DEPLOYING, int(latest)
+            version = int(latest) + 1
+            moved = await _move(
+                conn,
+                workflow_id,
+                from_statuses,
+                DeploymentStatus.DEPLOYING,
+                DeploymentAction.DEPLOY,
+                triggered_by,
+                history_version=version,
+            )
+            if moved is None:
                 return None
             await conn.execute(
-                """UPDATE workflows
-                      SET deployment_status = $2, updated_at = now(),
-                          deployment_version = coalesce($3, deployment_version),
-                          deployed_at = CASE WHEN $4 THEN now() ELSE deployed_at END,
-                          deployed_by = CASE WHEN $4 THEN $5 ELSE deployed_by END
-                    WHERE id = $1""",
+                """INSERT INTO workflow_versions
+                       (workflow_id, version, definition, deployment_config, created_by)
+                   SELECT id, $2, definition, deployment_config, $3
+                     FROM workflows WHERE id = $1""",
                 workflow_id,
-                to_status.value,
-                version,
-                deployed,
-                triggered_by,
-            )
-            await conn.execute(
-                """INSERT INTO workflow_deployment_history
-                       (workflow_id, deployment_action, from_status, to_status,
-                        deployment_version, triggered_by, completed_at,
-                        error_message, deployment_logs)
-                   VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)""",
-                workflow_id,
-                action.value,
-                current,
-                to_status.value,
                 version,
                 triggered_by,
-                error,
-                list(logs),
             )
-            return DeploymentStatus(current)
+            return moved, version
 
     async def history(self, workflow_id: str) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -154,32 +191,34 @@ class Store:
         )
         return [dict(r) for r in rows]
 
-    async def next_version(self, workflow_id: str) -> int:
-        value = await self.pool.fetchval(
-            "SELECT coalesce(max(version), 0) + 1 FROM workflow_versions "
-            "WHERE workflow_id = $1",
-            workflow_id,
-        )
-        return int(value)
-
-    async def save_version(
-        self,
-        workflow_id: str,
-        version: int,
-        definition: dict[str, Any],
-        config: dict[str, Any],
-        user_id: str | None,
-    ) -> None:
+    async def mark_version_deployed(self, workflow_id: str, version: int) -> None:
         await self.pool.execute(
-            """INSERT INTO workflow_versions
-                   (workflow_id, version, definition, deployment_config, created_by)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (workflow_id, version) DO NOTHING""",
+            "UPDATE workflow_versions SET deployed = true "
+            "WHERE workflow_id = $1 AND version = $2",
             workflow_id,
             version,
-            definition,
-            config,
-            user_id,
+        )
+
+    async def path_reservations(
+        self, paths: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT path, user_id, workflow_id FROM webhook_paths "
+            "WHERE path = ANY($1::text[])",
+            list(paths),
+        )
+        return {r["path"]: dict(r) for r in rows}
+
+    async def reserve_paths(
+        self, user_id: str, workflow_id: str, paths: Sequence[str]
+    ) -> None:
+        """Reserve webhook paths to their owner; another user's reservation wins."""
+        await self.pool.executemany(
+            """INSERT INTO webhook_paths (path, user_id, workflow_id)
+               VALUES ($1, $2, $3)
+               ON CONFLICT (path) DO UPDATE SET workflow_id = EXCLUDED.workflow_id
+               WHERE webhook_paths.user_id = EXCLUDED.user_id""",
+            [(p, user_id, workflow_id) for p in paths],
         )
 
     async def get_version(
@@ -196,17 +235,18 @@ class Store:
 
     async def webhook_path_owners(
         self, workflow_id: str, paths: Sequence[str]
-    ) -> dict[str, str]:
-        """Which other workflows hold any of these webhook paths."""
+    ) -> dict[str, dict[str, Any]]:
+        """Which other workflows (and their owners) hold any of these paths."""
         rows = await self.pool.fetch(
-            """SELECT index_key, workflow_id FROM trigger_index
-                WHERE trigger_type = 'TRIGGER_WEBHOOK'
-                  AND deployment_status <> 'inactive'
-                  AND index_key = ANY($1::text[]) AND workflow_id <> $2""",
+            """SELECT t.index_key, t.workflow_id, w.user_id
+                 FROM trigger_index t JOIN workflows w ON w.id = t.workflow_id
+                WHERE t.trigger_type = 'TRIGGER_WEBHOOK'
+                  AND t.deployment_status <> 'inactive'
+                  AND t.index_key = ANY($1::text[]) AND t.workflow_id <> $2""",
             list(paths),
             workflow_id,
         )
-        return {r["index_key"]: r["workflow_id"] for r in rows}
+        return {r["index_key"]: dict(r) for r in rows}
 
     async def replace_index(
         self,
@@ -215,11 +255,16 @@ class Store:
         plans: Sequence[TriggerPlan],
         status: IndexStatus = IndexStatus.ACTIVE,
     ) -> None:
-        """Make the workflow's index rows exactly `plans` (idempotent)."""
+        """Make the workflow's index rows exactly `plans` (idempotent).
+
+        Every router drops the old and the new keys (NOTIFY at commit).
+        """
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "DELETE FROM trigger_index WHERE workflow_id = $1", workflow_id
+                old = await conn.fetch(
+                    "DELETE FROM trigger_index WHERE workflow_id = $1 "
+                    "RETURNING trigger_type, index_key",
+                    workflow_id,
                 )
                 await conn.executemany(
                     """INSERT INTO trigger_index
@@ -239,6 +284,12 @@ class Store:
                         for p in plans
                     ],
                 )
+                await _notify_index_changed(
+                    conn,
+                    workflow_id,
+                    [(r["trigger_type"], r["index_key"]) for r in old]
+                    + [(p.trigger_type.value, p.index_key) for p in plans],
+                )
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(
                 "a webhook path of this workflow is already used by another "
@@ -246,10 +297,16 @@ class Store:
             ) from exc
 
     async def delete_index(self, workflow_id: str) -> int:
-        result = await self.pool.execute(
-            "DELETE FROM trigger_index WHERE workflow_id = $1", workflow_id
-        )
-        return int(result.split()[-1])
+        async with self.pool.acquire() as conn, conn.transaction():
+            old = await conn.fetch(
+                "DELETE FROM trigger_index WHERE workflow_id = $1 "
+                "RETURNING trigger_type, index_key",
+                workflow_id,
+            )
+            if old:
+                keys = [(r["trigger_type"], r["index_key"]) for r in old]
+                await _notify_index_changed(conn, workflow_id, keys)
+        return len(old)
 
     async def index_rows(self, workflow_id: str) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -289,29 +346,32 @@ class Store:
     ) -> tuple[dict[str, Any], bool]:
         """Insert an accepted event unless its key was seen; returns (row, is_new).
 
-        The NOTIFY is sent in the same transaction, so the relay wakes only
-        once the row is visible.
+        One statement, so one round trip: the NOTIFY is part of its
+        transaction (sent only when a row was inserted), so the relay wakes
+        only once the row is visible.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO trigger_events
+        row = await self.pool.fetchrow(
+            """WITH inserted AS (
+                   INSERT INTO trigger_events
                        (workflow_id, node_id, trigger_type, event_key,
                         deployment_version, dispatch_id, payload, event_id)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                    ON CONFLICT (workflow_id, node_id, event_key) DO NOTHING
-                   RETURNING event_id, dispatch_id, received_at""",
-                workflow_id,
-                node_id,
-                trigger_type,
-                event_key,
-                deployment_version,
-                dispatch_id,
-                payload,
-                event_id,
-            )
-            if row is not None:
-                await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
-                return dict(row), True
+                   RETURNING event_id, dispatch_id, received_at)
+               SELECT event_id, dispatch_id, received_at, pg_notify($9, '')
+                 FROM inserted""",
+            workflow_id,
+            node_id,
+            trigger_type,
+            event_key,
+            deployment_version,
+            dispatch_id,
+            payload,
+            event_id,
+            NOTIFY_CHANNEL,
+        )
+        if row is not None:
+            return {k: row[k] for k in ("event_id", "dispatch_id", "received_at")}, True
         existing = await self.pool.fetchrow(
             """SELECT event_id, dispatch_id, received_at FROM trigger_events
                 WHERE workflow_id = $1 AND node_id = $2 AND event_key = $3""",
@@ -380,5 +440,77 @@ class Store:
         await self.pool.fetchval("SELECT 1")
 
 
+async def _notify_index_changed(
+    conn: Connection,
+    workflow_id: str,
+    keys: Sequence[tuple[str, str | None]],
+) -> None:
+    """Tell every TriggerRouter which keys changed; delivered at commit."""
+    await conn.execute(
+        "SELECT pg_notify($1, $2)", INDEX_CHANNEL, change_payload(workflow_id, keys)
+    )
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+async def _move(
+    conn: Connection,
+    workflow_id: str,
+    from_statuses: Iterable[DeploymentStatus],
+    to_status: DeploymentStatus,
+    action: DeploymentAction,
+    triggered_by: str | None,
+    *,
+    version: int | None = None,
+    history_version: int | None = None,
+    error: str | None = None,
+    logs: Sequence[dict[str, Any]] = (),
+    deployed: bool = False,
+) -> DeploymentStatus | None:
+    """The guarded update and its history row, inside the caller's transaction.
+
+    `version` is written to the workflow (a deploy that succeeded);
+    `history_version` only to the history row (defaults to `version`).
+    """
+    allowed = [s.value for s in from_statuses]
+    current = await conn.fetchval(
+        "SELECT deployment_status FROM workflows WHERE id = $1 FOR UPDATE", workflow_id
+    )
+    if current is None or current not in allowed:
+        return None
+    await conn.execute(
+        """UPDATE workflows
+              SET deployment_status = $2, updated_at = now(),
+                  deployment_version = coalesce($3, deployment_version),
+                  deployed_at = CASE WHEN $4 THEN now() ELSE deployed_at END,
+                  deployed_by = CASE WHEN $4 THEN $5 ELSE deployed_by END
+            WHERE id = $1""",
+        workflow_id,
+        to_status.value,
+        version,
+        deployed,
+        triggered_by,
+    )
+    await conn.execute(
+        """INSERT INTO workflow_deployment_history
+               (workflow_id, deployment_action, from_status, to_status,
+                deployment_version, triggered_by, completed_at,
+                error_message, deployment_logs)
+           VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)""",
+        workflow_id,
+        action.value,
+        current,
+        to_status.value,
+        history_version if history_version is not None else version,
+        triggered_by,
+        error,
+        list(logs),
+    )
+    return DeploymentStatus(current)
+
+
+def _is_text(value: str | None) -> bool:
+    """PostgreSQL text cannot hold NUL; such a value matches nothing stored."""
+    return value is None or "\x00" not in value

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler.errors import FieldError
-from scheduler.models import TriggerType, WorkflowDefinition
+from scheduler.models import WORKFLOW_ID_PATTERN, TriggerType, WorkflowDefinition
 from scheduler.triggers import spec_for
 
 
@@ -35,6 +35,17 @@ def validate_definition(definition: WorkflowDefinition) -> list[FieldError]:
             FieldError("the workflow has no trigger node (node_type TRIGGER_NODE)")
         )
     for node in triggers:
+        if not WORKFLOW_ID_PATTERN.match(node.id):
+            # Trigger node ids become part of Temporal ids and schedule ids.
+            errors.append(
+                FieldError(
+                    "a trigger node id is 1-128 letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit",
+                    node.id,
+                    "id",
+                )
+            )
+            continue
         spec = spec_for(node.subtype)
         if spec is None:
             known = ", ".join(t.value for t in TriggerType)

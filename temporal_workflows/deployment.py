@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from scheduler.executions import (
         DEPLOYMENT_FAILED_ERROR,
+        INVALID_TRANSITION_ERROR,
         ActivityName,
         BeginDeploymentResult,
         DeploymentInput,
@@ -38,13 +39,9 @@ def _error_text(exc: BaseException) -> str:
     return str(getattr(cause, "message", None) or cause)
 
 
-def _cron_node_ids(definition: dict[str, Any]) -> list[str]:
-    return [
-        str(node.get("id"))
-        for node in definition.get("nodes", [])
-        if node.get("node_type") == "TRIGGER_NODE"
-        and node.get("subtype") == "TRIGGER_CRON"
-    ]
+def _error_type(exc: ActivityError) -> str | None:
+    cause = exc.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 def _error_details(exc: BaseException) -> list[Any]:
@@ -77,16 +74,21 @@ class DeploymentWorkflow:
 
     async def _deploy(self, request: DeploymentInput) -> DeploymentResult:
         ref = WorkflowRef(request.workflow_id, request.triggered_by)
-        begun: BeginDeploymentResult = await self._step(
-            ActivityName.BEGIN_DEPLOYMENT, ref, BeginDeploymentResult
-        )
+        try:
+            begun: BeginDeploymentResult = await self._step(
+                ActivityName.BEGIN_DEPLOYMENT, ref, BeginDeploymentResult
+            )
+        except ActivityError as exc:
+            if _error_type(exc) != INVALID_TRANSITION_ERROR:
+                # The move to DEPLOYING may have committed before the step
+                # failed; never leave the workflow stuck there.
+                await self._fail(request, None, exc, [])
+            raise
         version = begun.deployment_version
         workflow.upsert_search_attributes([DEPLOYMENT_VERSION.value_set(version)])
-        step = DeploymentStep(
-            request.workflow_id, version, begun.definition, request.triggered_by
-        )
+        step = DeploymentStep(request.workflow_id, version, request.triggered_by)
         cleanup = WorkflowRef(
-            request.workflow_id, request.triggered_by, _cron_node_ids(begun.definition)
+            request.workflow_id, request.triggered_by, begun.cron_node_ids
         )
         compensations: list[str] = []
         try:
@@ -98,17 +100,7 @@ class DeploymentWorkflow:
             await self._step(ActivityName.FINISH_DEPLOYMENT, step)
         except ActivityError as exc:
             await self._compensate(compensations, cleanup)
-            await self._step(
-                ActivityName.FAIL_DEPLOYMENT,
-                FailDeploymentInput(
-                    request.workflow_id,
-                    request.action,
-                    version,
-                    _error_text(exc),
-                    request.triggered_by,
-                    logs=[{"compensated": compensations[::-1]}],
-                ),
-            )
+            await self._fail(request, version, exc, compensations)
             raise ApplicationError(
                 _error_text(exc),
                 *_error_details(exc),
@@ -117,6 +109,28 @@ class DeploymentWorkflow:
             ) from exc
         return DeploymentResult(
             request.workflow_id, DeploymentStatus.DEPLOYED.value, version, "deployed"
+        )
+
+    async def _fail(
+        self,
+        request: DeploymentInput,
+        version: int | None,
+        exc: ActivityError,
+        compensations: list[str],
+    ) -> None:
+        # Retried without limit, like the compensations: the failure must be
+        # recorded, or the workflow would stay DEPLOYING for good.
+        await workflow.execute_activity(
+            ActivityName.FAIL_DEPLOYMENT,
+            FailDeploymentInput(
+                request.workflow_id,
+                request.action,
+                version,
+                _error_text(exc),
+                request.triggered_by,
+                logs=[{"compensated": compensations[::-1]}],
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
         )
 
     async def _compensate(self, compensations: list[str], ref: WorkflowRef) -> None:

@@ -29,6 +29,7 @@ def make_settings(**overrides: Any) -> Settings:
         "DISPATCH_RETRY_MAX_INTERVAL_SECONDS": 1.0,
         "RELAY_POLL_SECONDS": 0.2,
         "WEBHOOK_MAX_BODY_BYTES": 64 * 1024,
+        "EVENT_MAX_BYTES": 128 * 1024,
         "PORT": free_port(),
         "HOST": "127.0.0.1",
     }

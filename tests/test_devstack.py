@@ -159,10 +159,24 @@ def test_run_command_refuses_a_busy_temporal_port(tmp_path: Path) -> None:
         busy.listen()
         taken = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "service.cli", "dev", "--port", str(free_port()),
-             "--temporal-port", str(taken), "--ui-port", str(free_port()),
-             "--state-dir", str(tmp_path / "state")],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "dev",
+                "--port",
+                str(free_port()),
+                "--temporal-port",
+                str(taken),
+                "--ui-port",
+                str(free_port()),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode != 0
     assert f"port {taken} for the Temporal dev server is already in use" in (

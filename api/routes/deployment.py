@@ -5,28 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api/v1/deployment", tags=["deployment"])
 
 
+def _answer(result: dict[str, Any]) -> JSONResponse:
+    """200 once the operation finished; 202 while it is still running."""
+    running = result.get("status") in ("DEPLOYING", "UNDEPLOYING")
+    return JSONResponse(jsonable_encoder(result), status_code=202 if running else 200)
+
+
 @router.post("/workflows/{workflow_id}/deploy")
 async def deploy(
     workflow_id: str, services: ServicesDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Deploy the stored definition; answers once its triggers are live."""
     await services.store.get_workflow(workflow_id, user.owner_filter)
-    return await services.deployments.deploy(workflow_id, user.user_id)
+    return _answer(await services.deployments.deploy(workflow_id, user.user_id))
 
 
 @router.post("/workflows/{workflow_id}/undeploy")
 async def undeploy(
     workflow_id: str, services: ServicesDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Stop every trigger of the workflow."""
     await services.store.get_workflow(workflow_id, user.owner_filter)
-    return await services.deployments.undeploy(workflow_id, user.user_id)
+    return _answer(await services.deployments.undeploy(workflow_id, user.user_id))
 
 
 @router.get("/workflows/{workflow_id}/status")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from api.deps import CurrentUser, ServicesDep
 from scheduler import ids, schedules
@@ -18,9 +18,22 @@ router = APIRouter(prefix="/api/v1/triggers", tags=["triggers"])
 class ManualTriggerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    confirmation: bool = False
+    confirmation: StrictBool = False
     node_id: str | None = None
     payload: dict[str, Any] | None = None
+
+
+def _public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The trigger config without anything derived from a secret."""
+    auth = config.get("authentication")
+    if isinstance(auth, dict):
+        config = {
+            **config,
+            "authentication": {
+                k: v for k, v in auth.items() if k in ("type", "header_name")
+            },
+        }
+    return config
 
 
 @router.get("/workflows/{workflow_id}")
@@ -38,7 +51,7 @@ async def trigger_state(
             "index_key": t["index_key"],
             "status": t["deployment_status"],
             "deployment_version": t["deployment_version"],
-            "config": t["trigger_config"],
+            "config": _public_config(t["trigger_config"]),
             "firings": firings.get(t["node_id"], {"counts": {}, "last_fired_at": None}),
         }
         if t["trigger_type"] == TriggerType.CRON:

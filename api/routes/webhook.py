@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
-from scheduler.errors import PayloadTooLargeError
+from scheduler.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from scheduler.ingress import WebhookRequest
 
 router = APIRouter(tags=["ingress"])
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# HEAD and OPTIONS are routed too, so that they get the trigger's own 405.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -30,7 +31,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _accept(
     request: Request, services: ServicesDep, trigger: dict[str, object]
 ) -> JSONResponse:
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding {encoding!r} is not accepted; send the body unencoded"
+        )
     body = await _read_body(request, services.settings.WEBHOOK_MAX_BODY_BYTES)
+    names = [k.decode("latin-1").lower() for k, _ in request.scope["headers"]]
     accepted = await services.ingress.accept_webhook(
         dict(trigger),
         WebhookRequest(
@@ -40,6 +47,7 @@ async def _accept(
             query=list(request.query_params.multi_items()),
             content_type=request.headers.get("content-type"),
             body=body,
+            repeated=frozenset(n for n in names if names.count(n) > 1),
         ),
     )
     return JSONResponse(accepted.to_dict(), status_code=202)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
 from api.deps import CurrentUser, ServicesDep
+from scheduler import payloads
 from scheduler.errors import DefinitionError, FieldError
 from scheduler.models import WorkflowDefinition
 
@@ -79,10 +80,14 @@ async def put_workflow(
 ) -> dict[str, Any]:
     """Create or replace a definition (a deployed one keeps its running version)."""
     definition = parse_definition(workflow_id, body)
+    stored = definition.model_dump(mode="json")
+    payloads.storable_size(
+        stored, services.settings.WORKFLOW_MAX_DEFINITION_BYTES, "the definition"
+    )
     row, created = await services.store.put_workflow(
         workflow_id,
         definition.name,
-        definition.model_dump(mode="json"),
+        stored,
         user.user_id,
         is_admin=user.is_admin,
     )

@@ -8,8 +8,9 @@ comment, and ANDs day-of-month with day-of-week where cron ORs them.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator
 
@@ -32,6 +33,8 @@ class CronParameters(TriggerParameters):
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         try:
+            if value not in _zone_names():
+                raise ZoneInfoNotFoundError(value)
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(
@@ -39,6 +42,12 @@ class CronParameters(TriggerParameters):
                 "'America/New_York' or 'UTC'"
             ) from exc
         return value
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    # The IANA names; the zoneinfo files that are no zone are not accepted.
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def jitter_offset(workflow_id: str, node_id: str, jitter_seconds: int) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 from pydantic import Field, field_validator
 
+from scheduler import payloads
 from scheduler.errors import BadRequestError, FieldError
 from scheduler.models import Node, TriggerType
 from scheduler.triggers.base import TriggerParameters, TriggerSpec
@@ -19,10 +19,38 @@ from scheduler.triggers.base import TriggerParameters, TriggerSpec
 WEBHOOK_PREFIX = "/webhook"
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_AUTH_HEADER = "X-Webhook-Secret"
-# Headers that carry credentials never reach the event record.
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-webhook-secret"}
+# Headers that carry credentials never reach the event record: these names,
+# and any name containing one of the words (X-Hub-Signature-256, X-Auth-Token).
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+CREDENTIAL_WORDS = (
+    "auth",
+    "token",
+    "secret",
+    "signature",
+    "api-key",
+    "apikey",
+    "password",
+    "session",
+    "cookie",
+    "credential",
 )
+# Header names a shared secret may not be sent in.
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "idempotency-key",
+        "webhook-id",
+        "user-agent",
+        "accept",
+        "expect",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@-]+$")
 
 
@@ -30,6 +58,29 @@ class WebhookAuth(TriggerParameters):
     type: Literal["none", "header"] = "header"
     header_name: str = Field(default=DEFAULT_AUTH_HEADER, min_length=1, max_length=128)
     secret: str | None = Field(default=None, min_length=16, max_length=1024)
+
+    @field_validator("header_name")
+    @classmethod
+    def _check_header_name(cls, value: str) -> str:
+        if not _TOKEN.match(value):
+            raise ValueError("a header name is letters, digits and -, without spaces")
+        if value.lower() in RESERVED_HEADERS:
+            raise ValueError(
+                f"{value} cannot carry a secret; use e.g. X-Webhook-Secret"
+            )
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value.isascii() and value.isprintable() and value == value.strip()
+        ):
+            raise ValueError(
+                "a secret is printable ASCII without leading or trailing spaces, "
+                "so that it can be sent in a header"
+            )
+        return value
 
 
 class WebhookParameters(TriggerParameters):
@@ -152,13 +203,22 @@ class WebhookTrigger(TriggerSpec[WebhookParameters]):
         return config
 
 
-def check_auth(config: dict[str, Any], headers: dict[str, str]) -> bool:
-    """Whether a request's headers satisfy the trigger's authentication."""
+def check_auth(
+    config: dict[str, Any],
+    headers: dict[str, str],
+    repeated: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether a request's headers satisfy the trigger's authentication.
+
+    A secret header sent twice is refused: which copy a proxy would pass on
+    is not something to guess.
+    """
     auth = config.get("authentication")
     if not auth:
         return True
-    presented = headers.get(str(auth["header_name"]).lower())
-    if presented is None:
+    name = str(auth["header_name"]).lower()
+    presented = headers.get(name)
+    if presented is None or name in repeated:
         return False
     return hmac.compare_digest(secret_digest(presented), str(auth["secret_sha256"]))
 
@@ -167,7 +227,11 @@ def event_headers(headers: dict[str, str], config: dict[str, Any]) -> dict[str, 
     """The request headers as recorded in the event, without credentials."""
     auth = config.get("authentication") or {}
     drop = CREDENTIAL_HEADERS | {str(auth.get("header_name", "")).lower()}
-    return {k: v for k, v in headers.items() if k.lower() not in drop}
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower() not in drop and not any(w in k.lower() for w in CREDENTIAL_WORDS)
+    }
 
 
 def parse_body(content_type: str | None, body: bytes) -> tuple[str, Any]:
@@ -182,15 +246,16 @@ def parse_body(content_type: str | None, body: bytes) -> tuple[str, Any]:
     charset = _charset(content_type) or "utf-8"
     if media == "application/json" or media.endswith("+json"):
         try:
-            return "json", json.loads(body.decode(charset))
-        except (UnicodeDecodeError, LookupError, json.JSONDecodeError) as exc:
-            raise BadRequestError(f"the body is not valid JSON: {exc}") from exc
+            return "json", payloads.loads(body.decode(charset))
+        except (UnicodeError, LookupError, ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise BadRequestError(f"the body is not valid JSON: {reason}") from exc
     if media == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(
                 body.decode(charset), keep_blank_values=True, strict_parsing=True
             )
-        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+        except (UnicodeError, LookupError, ValueError) as exc:
             raise BadRequestError(f"the body is not valid form data: {exc}") from exc
         form: dict[str, Any] = {}
         for key, value in pairs:
@@ -199,7 +264,7 @@ def parse_body(content_type: str | None, body: bytes) -> tuple[str, Any]:
     if media.startswith("text/") or media in ("application/xml", ""):
         try:
             return "text", body.decode(charset)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):
             pass
     return "base64", base64.b64encode(body).decode()
 
