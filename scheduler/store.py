@@ -22,6 +22,8 @@ from scheduler.routing import INDEX_CHANNEL, change_payload
 from scheduler.validation import TriggerPlan
 
 NOTIFY_CHANNEL = "trigger_events"
+# An outbox row that failed this many relay attempts makes the relay unhealthy.
+RELAY_FAILING_ATTEMPTS = 5
 # What `pool.acquire()` yields, or a plain connection.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -382,11 +384,24 @@ class Store:
         assert existing is not None
         return dict(existing), False
 
-    async def relay_backlog(self) -> int:
-        value = await self.pool.fetchval(
-            "SELECT count(*) FROM trigger_events WHERE relayed_at IS NULL"
+    async def relay_backlog(self) -> dict[str, Any]:
+        """Pending outbox rows, those failing repeatedly, and the oldest one's age."""
+        row = await self.pool.fetchrow(
+            """SELECT count(*) AS backlog,
+                      count(*) FILTER (WHERE relay_attempts >= $1) AS failing,
+                      extract(epoch FROM now() - min(received_at)) AS oldest_seconds
+                 FROM trigger_events WHERE relayed_at IS NULL""",
+            RELAY_FAILING_ATTEMPTS,
         )
-        return int(value)
+        assert row is not None
+        oldest = row["oldest_seconds"]
+        return {
+            "backlog": int(row["backlog"]),
+            "failing": int(row["failing"]),
+            "oldest_pending_seconds": round(float(oldest), 3)
+            if oldest is not None
+            else None,
+        }
 
     # -- firings ---------------------------------------------------------
 

@@ -10,6 +10,10 @@ from scheduler.errors import FieldError
 from scheduler.models import WORKFLOW_ID_PATTERN, TriggerType, WorkflowDefinition
 from scheduler.triggers import spec_for
 
+# Each deploy creates every schedule in one activity; this keeps it well
+# inside that activity's timeout and keeps one workflow from flooding the index.
+MAX_TRIGGERS = 100
+
 
 @dataclass(frozen=True)
 class TriggerPlan:
@@ -30,6 +34,13 @@ def validate_definition(definition: WorkflowDefinition) -> list[FieldError]:
             errors.append(FieldError(f"node id used {count} times", node_id, "id"))
 
     triggers = definition.trigger_nodes()
+    if len(triggers) > MAX_TRIGGERS:
+        errors.append(
+            FieldError(
+                f"the workflow has {len(triggers)} trigger nodes; at most "
+                f"{MAX_TRIGGERS} are allowed"
+            )
+        )
     if not triggers:
         errors.append(
             FieldError("the workflow has no trigger node (node_type TRIGGER_NODE)")

@@ -255,3 +255,12 @@ async def test_failed_step_is_compensated(stack: Stack, wf_id: str) -> None:
         ]
     finally:
         await pool.close()
+
+
+async def test_too_many_triggers_fail_the_deploy(stack: Stack, wf_id: str) -> None:
+    many = [{"id": f"m{i}", "subtype": "TRIGGER_MANUAL"} for i in range(101)]
+    async with stack.client() as api:
+        await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, *many))
+        response = await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
+    assert response.status_code == 422
+    assert "at most 100" in response.json()["errors"][0]["message"]

@@ -26,9 +26,10 @@ async def triggers_health(services: ServicesDep) -> JSONResponse:
     try:
         await asyncio.wait_for(services.store.ping(), 3)
         checks["database"] = {"status": "up"}
+        relay = await services.store.relay_backlog()
         checks["relay"] = {
-            "status": "up",
-            "backlog": await services.store.relay_backlog(),
+            "status": "up" if not relay["failing"] else "failing",
+            **relay,
         }
     except Exception as exc:
         checks["database"] = {"status": "down", "error": str(exc)}
