@@ -122,6 +122,14 @@ def arg_parser(description: str) -> argparse.ArgumentParser:
         "measurement: api, worker, raw-worker (collapsed stacks in --profile-dir)",
     )
     parser.add_argument("--profile-dir", default=str(ROOT / "bench" / "profiles"))
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment of the api and worker processes (repeatable), "
+        "e.g. DISPATCH_RETRY_INITIAL_SECONDS=0.5",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     return parser
 
@@ -173,6 +181,16 @@ def clean(value: Any) -> Any:
     return value
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (NaN without a pid)."""
+    if pid is None:
+        return math.nan
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def machine() -> dict[str, Any]:
     import platform
 
@@ -203,8 +221,9 @@ def with_database(url: str, name: str) -> str:
 class Infra:
     """PostgreSQL and Temporal, started here or given by address."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, temporal: bool = True) -> None:
         self.args = args
+        self.want_temporal = temporal
         self.tmp = Path(tempfile.mkdtemp(prefix="wsbench-"))
         self.server_url: str = args.database_url or ""
         self.temporal_address: str = args.temporal_address or ""
@@ -218,7 +237,7 @@ class Infra:
                 self.tmp / "postgres", delete_on_stop=True
             )
             self.server_url = self._postgres.start()
-        if not self.temporal_address:
+        if not self.temporal_address and self.want_temporal:
             self._temporal = TemporalDevServer(
                 port=free_port(),
                 ui_port=None,
@@ -273,8 +292,10 @@ class Infra:
 
 
 @contextlib.asynccontextmanager
-async def infrastructure(args: argparse.Namespace) -> AsyncIterator[Infra]:
-    infra = Infra(args)
+async def infrastructure(
+    args: argparse.Namespace, *, temporal: bool = True
+) -> AsyncIterator[Infra]:
+    infra = Infra(args, temporal=temporal)
     try:
         infra.start()
         yield infra
@@ -486,6 +507,10 @@ class Stack:
             engine_url=self.engine.url if self.engine else None,
             extra={
                 "RELAY_ENABLED": "true" if self.options.relay else "false",
+                **dict(
+                    item.split("=", 1)
+                    for item in getattr(infra.args, "service_env", None) or []
+                ),
                 **self.options.env,
             },
         )
@@ -551,7 +576,10 @@ class Stack:
     # -- profiling ----------------------------------------------------------
 
     def start_profiles(
-        self, args: argparse.Namespace, label: str, extra: dict[str, Process] | None = None
+        self,
+        args: argparse.Namespace,
+        label: str,
+        extra: dict[str, Process] | None = None,
     ) -> None:
         """py-spy record the processes named in --profile until stop_profiles()."""
         wanted = [p for p in args.profile.split(",") if p]
@@ -606,7 +634,9 @@ class Stack:
         )
         if put.status_code not in (200, 201):
             raise RuntimeError(f"PUT {workflow_id}: {put.status_code} {put.text}")
-        response = await client.post(f"/api/v1/deployment/workflows/{workflow_id}/deploy")
+        response = await client.post(
+            f"/api/v1/deployment/workflows/{workflow_id}/deploy"
+        )
         body: dict[str, Any] = response.json()
         if response.status_code != 200 or body.get("status") != "DEPLOYED":
             raise RuntimeError(
@@ -661,7 +691,9 @@ def webhook_trigger(node_id: str = "hook", **parameters: Any) -> dict[str, Any]:
     return {"id": node_id, "subtype": "TRIGGER_WEBHOOK", "parameters": parameters}
 
 
-def cron_trigger(expression: str, node_id: str = "tick", **extra: Any) -> dict[str, Any]:
+def cron_trigger(
+    expression: str, node_id: str = "tick", **extra: Any
+) -> dict[str, Any]:
     return {
         "id": node_id,
         "subtype": "TRIGGER_CRON",
@@ -681,7 +713,7 @@ async def gather_limited(
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
-# -- a minimal HTTP/1.1 client ----------------------------------------------------------
+# -- a minimal HTTP/1.1 client -------------------------------------------------
 
 
 class HttpConnection:
@@ -749,7 +781,7 @@ class HttpConnection:
         self._reader = self._writer = None
 
 
-# -- load drivers -------------------------------------------------------------------------
+# -- load drivers --------------------------------------------------------------
 
 
 @dataclass
@@ -857,7 +889,7 @@ async def paced(
     return result
 
 
-# -- the engine stand-in (run as `python -m bench._harness engine`) ---------------------
+# -- the engine stand-in (run as `python -m bench._harness engine`) ------------
 
 _ENGINE_BODY = b'{"accepted": true}'
 _ENGINE_RESPONSE = (
@@ -870,7 +902,9 @@ async def serve_engine(port: int, out: Path) -> None:
     """Answer every request 202 and append one JSON line per POST to `out`."""
     sink = out.open("ab")
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         try:
             while True:
                 request_line = await reader.readline()
@@ -924,7 +958,7 @@ def _engine_record(request_line: bytes, raw: bytes, received: float) -> bytes:
     ).encode()
 
 
-# -- reading py-spy's collapsed stacks -----------------------------------------------------
+# -- reading py-spy's collapsed stacks -----------------------------------------
 
 
 def top_frames(path: Path, limit: int = 25) -> list[tuple[str, float, float]]:

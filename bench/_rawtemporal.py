@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -25,10 +26,30 @@ ONE_ACTIVITY_WORKFLOW = "BenchOneActivity"
 DELIVER_ACTIVITY = "bench_deliver"
 
 
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
 @workflow.defn(name=ONE_ACTIVITY_WORKFLOW)
 class OneActivity:
     @workflow.run
     async def run(self, request: dict[str, Any]) -> int:
+        if request.get("cron"):
+            # Started by a bare schedule: report its scheduled time, as the
+            # scheduler's cron firings do, under an id of this very firing.
+            info = workflow.info()
+            scheduled = info.typed_search_attributes.get(SCHEDULED_START)
+            when = scheduled or workflow.now()
+            request = {
+                "workflow_id": request["workflow_id"],
+                "execution_id": info.workflow_id,
+                "trigger": {
+                    "type": "RAW_CRON",
+                    "data": {
+                        "scheduled_time": when.isoformat(),
+                        "jitter_offset_seconds": request["jitter_offset_seconds"],
+                    },
+                },
+            }
         result: int = await workflow.execute_activity(
             DELIVER_ACTIVITY, request, start_to_close_timeout=timedelta(seconds=30)
         )

@@ -127,7 +127,9 @@ async def main() -> None:
     quick = args.quick
     runs = args.runs or (1 if quick else 3)
     duration = args.duration or (0.5 if quick else 5.0)
-    levels = [int(c) for c in (args.concurrency or ("1,4" if quick else "1,16,64")).split(",")]
+    levels = [
+        int(c) for c in (args.concurrency or ("1,4" if quick else "1,16,64")).split(",")
+    ]
     paced_seconds = args.paced_seconds or (0.5 if quick else 10.0)
     paced_rate = args.paced_rate if not quick else min(args.paced_rate, 50.0)
     n_workflows = args.workflows or (2 if quick else 16)
@@ -138,7 +140,11 @@ async def main() -> None:
             async with stack.client() as api:
                 ids = [f"hook-{i}" for i in range(n_workflows)]
                 await h.gather_limited(
-                    4, [lambda i=i: stack.deploy(api, i, h.webhook_trigger()) for i in ids]
+                    4,
+                    [
+                        lambda i=i: stack.deploy(api, i, h.webhook_trigger())
+                        for i in ids
+                    ],
                 )
             paths = [f"/webhook/{i}" for i in ids]
             client = await Client.connect(infra.temporal_address)
@@ -153,6 +159,7 @@ async def main() -> None:
                         figures[f"raw_c{c}_{k}"] = v
                     for k, v in web.items():
                         figures[f"ingress_c{c}_{k}"] = v
+                    figures[f"ratio_c{c}"] = web["per_s"] / raw["per_s"]
                     print(
                         f"run {run + 1} c={c}: ingress {web['per_s']:.0f}/s "
                         f"p99 {web['p99_ms']:.1f} ms; raw start "
@@ -168,6 +175,9 @@ async def main() -> None:
                     f"p99 {pace['p99_ms']:.1f} ms",
                     flush=True,
                 )
+                figures["peak_ratio"] = max(
+                    figures[f"ingress_c{c}_per_s"] for c in levels
+                ) / max(figures[f"raw_c{c}_per_s"] for c in levels)
                 per_run.append(figures)
             stack.stop_profiles()
             med = h.medians(per_run)
@@ -175,8 +185,8 @@ async def main() -> None:
     rows: list[dict[str, Any]] = []
     levels_out: dict[str, Any] = {}
     for c in levels:
-        ing, raw = f"ingress_c{c}_", f"raw_c{c}_"
-        ratio = med[ing + "per_s"] / med[raw + "per_s"]
+        ing, rw = f"ingress_c{c}_", f"raw_c{c}_"
+        ratio = med[f"ratio_c{c}"]  # median of the per-run ratios
         rows.append(
             {
                 "concurrency": c,
@@ -184,10 +194,10 @@ async def main() -> None:
                 "ingress p50 ms": med[ing + "p50_ms"],
                 "ingress p99 ms": med[ing + "p99_ms"],
                 "api cpu ms/req": med[ing + "api_cpu_ms_per_req"],
-                "raw start/s": med[raw + "per_s"],
-                "raw p50 ms": med[raw + "p50_ms"],
-                "raw p99 ms": med[raw + "p99_ms"],
-                "temporal cpu ms/start": med[raw + "temporal_cpu_ms_per_start"],
+                "raw start/s": med[rw + "per_s"],
+                "raw p50 ms": med[rw + "p50_ms"],
+                "raw p99 ms": med[rw + "p99_ms"],
+                "temporal cpu ms/start": med[rw + "temporal_cpu_ms_per_start"],
                 "ratio": ratio,
             }
         )
@@ -196,15 +206,15 @@ async def main() -> None:
             "ingress_p50_ms": med[ing + "p50_ms"],
             "ingress_p99_ms": med[ing + "p99_ms"],
             "api_cpu_ms_per_request": med[ing + "api_cpu_ms_per_req"],
-            "raw_start_per_s": med[raw + "per_s"],
-            "raw_start_p50_ms": med[raw + "p50_ms"],
-            "raw_start_p99_ms": med[raw + "p99_ms"],
-            "temporal_cpu_ms_per_start": med[raw + "temporal_cpu_ms_per_start"],
+            "raw_start_per_s": med[rw + "per_s"],
+            "raw_start_p50_ms": med[rw + "p50_ms"],
+            "raw_start_p99_ms": med[rw + "p99_ms"],
+            "temporal_cpu_ms_per_start": med[rw + "temporal_cpu_ms_per_start"],
             "ratio": ratio,
         }
     peak_ingress = max(med[f"ingress_c{c}_per_s"] for c in levels)
     peak_raw = max(med[f"raw_c{c}_per_s"] for c in levels)
-    peak_ratio = peak_ingress / peak_raw
+    peak_ratio = med["peak_ratio"]  # median of the per-run peak ratios
     h.print_table(f"ingress vs raw start_workflow (median of {runs} runs)", rows)
     h.print_table(
         "paced",
@@ -218,7 +228,11 @@ async def main() -> None:
             }
         ],
     )
-    print(f"\npeak ratio: {peak_ratio:.1f}x (target >= 10x)")
+    print(
+        f"\npeak ratio (median of per-run ratios of the best rates): "
+        f"{peak_ratio:.1f}x {[round(r['peak_ratio'], 1) for r in per_run]} "
+        "(target >= 10x)"
+    )
     h.emit(
         h.clean(
             {
@@ -230,6 +244,7 @@ async def main() -> None:
                 "peak_ingress_per_s": peak_ingress,
                 "peak_raw_start_per_s": peak_raw,
                 "peak_ratio": peak_ratio,
+                "peak_ratio_per_run": [r["peak_ratio"] for r in per_run],
                 "paced": {
                     "rate": paced_rate,
                     "seconds": paced_seconds,

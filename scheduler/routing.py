@@ -105,6 +105,8 @@ class TriggerRouter:
         self._epoch = 0
         self._listening = False
         self._listening_event = asyncio.Event()
+        # The PostgreSQL backend of the listening connection (diagnostics).
+        self.listener_pid: int | None = None
 
     # -- lookups -----------------------------------------------------------
 
@@ -213,6 +215,7 @@ class TriggerRouter:
         async with self.store.pool.acquire() as conn:
             conn.add_termination_listener(on_lost)
             await conn.add_listener(INDEX_CHANNEL, self._on_notify)
+            self.listener_pid = conn.get_server_pid()
             self._set_listening(True)
             try:
                 while not stop.is_set() and not lost.is_set():
@@ -235,6 +238,7 @@ class TriggerRouter:
                     )
             finally:
                 self._set_listening(False)
+                self.listener_pid = None
                 conn.remove_termination_listener(on_lost)
                 if not conn.is_closed():
                     with contextlib.suppress(Exception):

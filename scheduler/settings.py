@@ -58,7 +58,6 @@ class Settings(BaseSettings):
     # is 2 MiB, and escaping can make an event several times its body.
     EVENT_MAX_BYTES: int = 1536 * 1024
     WORKFLOW_MAX_DEFINITION_BYTES: int = 1024 * 1024
-    CRON_DEFAULT_JITTER_SECONDS: int = 0
 
     RELAY_ENABLED: bool = True
     RELAY_BATCH_SIZE: int = 100

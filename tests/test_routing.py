@@ -151,13 +151,9 @@ async def test_a_lost_listener_serves_nothing_stale(
         async with router_on_own_pool(database_url, reconnect_seconds=0.3) as router:
             assert len(await router.lookup(WEBHOOK, path)) == 1
             assert len(router) == 1
-            listeners = await pool.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
-                " AND datname = current_database()"
-            )
-            assert listeners
-            for row in listeners:
-                await pool.execute("SELECT pg_terminate_backend($1)", row["pid"])
+            pid = router.listener_pid
+            assert pid is not None
+            await pool.execute("SELECT pg_terminate_backend($1)", pid)
             await until(lambda: _value(not router.listening), bool)
             assert not router.listening
             # A change whose notification nobody could hear.
