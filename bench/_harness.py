@@ -56,6 +56,7 @@ from scheduler.devstack import (  # noqa: E402
     wait_for_port,
 )
 from scheduler.settings import Settings  # noqa: E402
+from tests.factories import definition as definition  # noqa: E402 - for the scripts
 
 JWT_SECRET = "bench-secret-0123456789abcdef-0123456789"
 PYTHON = sys.executable
@@ -656,35 +657,6 @@ async def running_stack(
         yield stack
     finally:
         await stack.stop()
-
-
-def definition(
-    workflow_id: str, *triggers: dict[str, Any], name: str = "bench"
-) -> dict[str, Any]:
-    """A workflow definition with the given trigger nodes and one action node."""
-    nodes = [
-        {
-            "id": t.get("id", f"trigger-{i}"),
-            "node_type": "TRIGGER_NODE",
-            "subtype": t["subtype"],
-            "parameters": t.get("parameters", {}),
-        }
-        for i, t in enumerate(triggers)
-    ]
-    nodes.append(
-        {
-            "id": "act",
-            "node_type": "ACTION_NODE",
-            "subtype": "HTTP_REQUEST",
-            "parameters": {"url": "https://example.invalid"},
-        }
-    )
-    return {
-        "id": workflow_id,
-        "name": name,
-        "nodes": nodes,
-        "connections": {nodes[0]["id"]: ["act"]},
-    }
 
 
 def webhook_trigger(node_id: str = "hook", **parameters: Any) -> dict[str, Any]:

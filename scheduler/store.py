@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -464,10 +463,6 @@ async def _notify_index_changed(
     await conn.execute(
         "SELECT pg_notify($1, $2)", INDEX_CHANNEL, change_payload(workflow_id, keys)
     )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 async def _move(

@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -17,6 +17,7 @@ import pytest
 from scheduler.db import migrate
 from scheduler.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from tests.engine_standin import EngineStandIn
+from tests.factories import definition as definition  # the tests import it here
 from tests.stack import Stack, make_settings, running
 
 T = TypeVar("T")
@@ -121,32 +122,3 @@ async def eventually(
                 f"condition not met within {timeout} s; last value: {value!r}"
             )
         await asyncio.sleep(interval)
-
-
-def definition(
-    workflow_id: str, *triggers: dict[str, Any], name: str = "test"
-) -> dict[str, Any]:
-    """A workflow definition with the given trigger nodes and one action node."""
-    nodes = [
-        {
-            "id": t.get("id", f"trigger-{i}"),
-            "node_type": "TRIGGER_NODE",
-            "subtype": t["subtype"],
-            "parameters": t.get("parameters", {}),
-        }
-        for i, t in enumerate(triggers)
-    ]
-    nodes.append(
-        {
-            "id": "act",
-            "node_type": "ACTION_NODE",
-            "subtype": "HTTP_REQUEST",
-            "parameters": {"url": "https://example.invalid"},
-        }
-    )
-    return {
-        "id": workflow_id,
-        "name": name,
-        "nodes": nodes,
-        "connections": {nodes[0]["id"]: ["act"]},
-    }
