@@ -309,6 +309,29 @@ async def infrastructure(
 # -- helper processes ----------------------------------------------------------------
 
 
+def raw_worker_process(
+    infra: Infra, engine_url: str, name: str = "raw-worker"
+) -> tuple[str, Process]:
+    """The raw baseline's worker (bench/_rawtemporal.py) on a task queue of its own.
+
+    Returns (task queue, process not yet started).
+    """
+    queue = f"bench-{name}-{uuid.uuid4().hex[:8]}"
+    args = [
+        PYTHON,
+        "-m",
+        "bench._harness",
+        "raw-worker",
+        "--address",
+        infra.temporal_address,
+        "--task-queue",
+        queue,
+        "--engine-url",
+        engine_url,
+    ]
+    return queue, Process(name, args, dict(os.environ), infra.tmp)
+
+
 class Process:
     """A subprocess with its output in a log file; stopped by SIGINT, then killed."""
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import time
 import uuid
@@ -232,7 +231,7 @@ async def _window(
     assert stack.engine is not None
     engine = stack.engine
     engine.poll()
-    cpu0 = (_cpu(stack.infra.temporal_pid), stack.worker.cpu_seconds())
+    cpu0 = (h.cpu_seconds(stack.infra.temporal_pid), stack.worker.cpu_seconds())
     if trigger is not None:
         known = set(engine.received)
         await asyncio.gather(*(handle.trigger() for handle in trigger))
@@ -269,7 +268,7 @@ async def _window(
             < end
         ]
     use_offset = trigger is None
-    temporal_cpu = _cpu(stack.infra.temporal_pid) - cpu0[0]
+    temporal_cpu = h.cpu_seconds(stack.infra.temporal_pid) - cpu0[0]
     worker_cpu = stack.worker.cpu_seconds() - cpu0[1]
     lags = [lag_of(r, use_offset) for r in records]
     plain = [lag_of(r, use_offset) for r in records if not names[r["workflow_id"]]]
@@ -297,15 +296,6 @@ async def _window(
     }
 
 
-def _cpu(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 @contextlib.asynccontextmanager
 async def raw_worker(
     infra: h.Infra, stack: h.Stack, enabled: bool
@@ -315,24 +305,7 @@ async def raw_worker(
         yield None
         return
     assert stack.engine is not None
-    queue = f"bench-rawcron-{uuid.uuid4().hex[:8]}"
-    process = h.Process(
-        "raw-cron-worker",
-        [
-            h.PYTHON,
-            "-m",
-            "bench._harness",
-            "raw-worker",
-            "--address",
-            infra.temporal_address,
-            "--task-queue",
-            queue,
-            "--engine-url",
-            stack.engine.url,
-        ],
-        dict(os.environ),
-        infra.tmp,
-    )
+    queue, process = h.raw_worker_process(infra, stack.engine.url, "raw-cron-worker")
     process.start()
     try:
         yield queue

@@ -185,24 +185,7 @@ async def main() -> None:
     async with h.infrastructure(args) as infra, h.running_stack(infra) as stack:
         assert stack.engine is not None
         engine = stack.engine
-        raw_queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
-        raw_worker = h.Process(
-            "raw-worker",
-            [
-                h.PYTHON,
-                "-m",
-                "bench._harness",
-                "raw-worker",
-                "--address",
-                infra.temporal_address,
-                "--task-queue",
-                raw_queue,
-                "--engine-url",
-                engine.url,
-            ],
-            dict(__import__("os").environ),
-            infra.tmp,
-        )
+        raw_queue, raw_worker = h.raw_worker_process(infra, engine.url)
         raw_worker.start()
         try:
             async with stack.client() as api:

@@ -83,24 +83,15 @@ async def measure_raw(
 
         return op
 
-    cpu0 = _cpu(temporal_pid)
+    cpu0 = h.cpu_seconds(temporal_pid)
     result = await h.closed_loop([make_op(i) for i in range(concurrency)], duration)
-    cpu = _cpu(temporal_pid) - cpu0
+    cpu = h.cpu_seconds(temporal_pid) - cpu0
     if result.errors:
         print(f"  raw start errors: {result.errors} ({result.first_error})")
     return {
         **result.summary(),
         "temporal_cpu_ms_per_start": 1000 * cpu / max(result.ok, 1),
     }
-
-
-def _cpu(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 async def measure_paced(
