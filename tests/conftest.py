@@ -4,11 +4,12 @@ engine stand-in on loopback, and the real API and worker against them."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -106,15 +107,16 @@ def wf_id() -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T] | T],
     check: Callable[[T], bool] = bool,
     timeout: float = 20.0,
     interval: float = 0.1,
 ) -> T:
-    """Poll `probe` until `check` holds on its value; fail with the last value."""
+    """Poll `probe` (plain or async) until `check` holds; fail with the last value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await probe()
+        result = probe()
+        value = cast(T, await result if inspect.isawaitable(result) else result)
         if check(value):
             return value
         if asyncio.get_running_loop().time() > deadline:

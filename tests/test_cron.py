@@ -52,16 +52,12 @@ async def test_cron_schedule_has_spec_and_fires_once_when_triggered(
         assert len(cron_state["next_fire_times"]) == 5
 
         await handle.trigger()
-        received = await eventually(lambda: _for(engine, wf_id))
+        received = await eventually(lambda: engine.requests_for(wf_id))
         assert len(received) == 1
         body = received[0].body
         assert body["trigger"]["type"] == "TRIGGER_CRON"
         assert body["trigger"]["data"]["cron_expression"] == "0 9 * * MON-FRI"
         assert received[0].headers["Idempotency-Key"] == body["execution_id"]
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)
 
 
 async def test_disabled_cron_trigger_is_paused(stack: Stack, wf_id: str) -> None:

@@ -90,7 +90,7 @@ async def test_credential_headers_are_dropped_from_events(
                 "X-Request-Id": "kept",
             },
         )
-    received = await eventually(lambda: _for(engine, wf_id))
+    received = await eventually(lambda: engine.requests_for(wf_id))
     headers = {k.lower() for k in received[0].body["trigger"]["data"]["headers"]}
     assert "x-request-id" in headers
     assert not headers & {"x-token", "x-hub-signature-256", "x-api-key"}
@@ -185,7 +185,7 @@ async def test_manual_keys_of_different_users_never_collide(
         second = await other.post(url, headers={"Idempotency-Key": "y"})
     assert second.json()["duplicate"] is False
     assert first.json()["execution_id"] != second.json()["execution_id"]
-    await eventually(lambda: _for(engine, wf_id), lambda r: len(r) == 2)
+    await eventually(lambda: engine.requests_for(wf_id), lambda r: len(r) == 2)
 
 
 async def test_rest_api_refuses_unstorable_values(stack: Stack, wf_id: str) -> None:
@@ -220,7 +220,3 @@ async def test_rest_api_refuses_unstorable_values(stack: Stack, wf_id: str) -> N
         assert nan.status_code == 400
         loose = await api.post(url, json={"confirmation": "yes"})
         assert loose.status_code == 422
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

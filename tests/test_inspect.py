@@ -45,7 +45,7 @@ async def test_firings_are_listed_by_trigger_type_and_target(
         await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         fired = await api.post(f"/webhook/{wf_id}", json={})
     execution_id = fired.json()["execution_id"]
-    await eventually(lambda: _for(engine, wf_id))
+    await eventually(lambda: engine.requests_for(wf_id))
 
     client = await Client.connect(stack.settings.TEMPORAL_ADDRESS)
     query = f'TriggerType="TRIGGER_WEBHOOK" AND TargetWorkflowId="{wf_id}"'
@@ -80,7 +80,3 @@ async def test_firings_are_listed_by_trigger_type_and_target(
     described = await client.get_workflow_handle(found[0].id).describe()
     summary = await described.static_summary()
     assert summary is not None and wf_id in summary
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

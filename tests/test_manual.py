@@ -42,7 +42,7 @@ async def test_manual_trigger_asks_for_confirmation_then_fires(
         assert fired.status_code == 202, fired.text
         execution_id = fired.json()["execution_id"]
 
-    received = await eventually(lambda: _for(engine, wf_id))
+    received = await eventually(lambda: engine.requests_for(wf_id))
     assert len(received) == 1
     body = received[0].body
     assert body["execution_id"] == execution_id
@@ -58,7 +58,7 @@ async def test_manual_trigger_without_confirmation_setting_fires_directly(
         await _deploy(api, wf_id, {"id": "run", "subtype": "TRIGGER_MANUAL"})
         fired = await api.post(f"/api/v1/triggers/workflows/{wf_id}/manual")
         assert fired.status_code == 202, fired.text
-    await eventually(lambda: _for(engine, wf_id))
+    await eventually(lambda: engine.requests_for(wf_id))
 
 
 async def test_repeated_idempotency_key_returns_first_answer(
@@ -73,7 +73,7 @@ async def test_repeated_idempotency_key_returns_first_answer(
     assert first.json()["execution_id"] == second.json()["execution_id"]
     assert second.json()["duplicate"] is True
     assert third.json()["execution_id"] != first.json()["execution_id"]
-    await eventually(lambda: _for(engine, wf_id), lambda r: len(r) >= 2)
+    await eventually(lambda: engine.requests_for(wf_id), lambda r: len(r) >= 2)
     ids = sorted(r.body["execution_id"] for r in engine.requests_for(wf_id))
     assert ids == sorted([first.json()["execution_id"], third.json()["execution_id"]])
 
@@ -128,7 +128,3 @@ async def test_other_users_workflow_is_404_but_admin_sees_it(
         assert wf_id not in {w["id"] for w in listed["workflows"]}
     async with stack.client(user="root", roles=["admin"]) as admin:
         assert (await admin.get(f"/api/v1/workflows/{wf_id}")).status_code == 200
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

@@ -54,7 +54,9 @@ async def test_events_accepted_during_temporal_outage_fire_once_after_restart(
 
             temporal.start()
             received = await eventually(
-                lambda: _for(engine, wf_id), lambda r: len(r) >= EVENTS, timeout=90
+                lambda: engine.requests_for(wf_id),
+                lambda r: len(r) >= EVENTS,
+                timeout=90,
             )
             async with stack.client(user=None) as public:
                 await eventually(
@@ -73,7 +75,3 @@ async def test_events_accepted_during_temporal_outage_fire_once_after_restart(
             }
     finally:
         temporal.stop()
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

@@ -19,7 +19,7 @@ async def test_relaying_an_event_again_does_not_fire_twice(
         )
         await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         accepted = (await api.post(f"/webhook/{wf_id}", json={"once": True})).json()
-    await eventually(lambda: _for(engine, wf_id))
+    await eventually(lambda: engine.requests_for(wf_id))
 
     conn = await asyncpg.connect(database_url)
     try:
@@ -42,7 +42,3 @@ async def test_relaying_an_event_again_does_not_fire_twice(
     finally:
         await conn.close()
     assert len(engine.requests_for(wf_id)) == 1
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

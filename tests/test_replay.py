@@ -27,7 +27,7 @@ async def test_histories_replay_without_nondeterminism(
         await api.put(f"/api/v1/workflows/{wf_id}", json=definition(wf_id, hook, cron))
         await api.post(f"/api/v1/deployment/workflows/{wf_id}/deploy")
         accepted = (await api.post(f"/webhook/{wf_id}", json={"a": 1})).json()
-    await eventually(lambda: _for(engine, wf_id), lambda r: len(r) == 2)
+    await eventually(lambda: engine.requests_for(wf_id), lambda r: len(r) == 2)
 
     client = await Client.connect(stack.settings.TEMPORAL_ADDRESS)
     dispatch_id = f"dispatch:{wf_id}:hook:id:{accepted['event_id']}"
@@ -41,7 +41,3 @@ async def test_histories_replay_without_nondeterminism(
     ):
         history = await handle.fetch_history()
         await replayer.replay_workflow(history)
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)

@@ -37,7 +37,7 @@ async def test_webhook_post_delivers_one_request_with_contract_fields(
     accepted = response.json()
     assert accepted["status"] == "accepted" and accepted["duplicate"] is False
 
-    received = await eventually(lambda: _requests(engine, wf_id))
+    received = await eventually(lambda: engine.requests_for(wf_id))
     assert len(received) == 1
     request = received[0]
     body = request.body
@@ -66,10 +66,6 @@ async def test_webhook_post_delivers_one_request_with_contract_fields(
     assert again.json()["duplicate"] is True
     await _settle(stack, wf_id)
     assert len(engine.requests_for(wf_id)) == 1
-
-
-async def _requests(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)
 
 
 async def _settle(stack: Stack, wf_id: str) -> None:

@@ -83,7 +83,7 @@ async def test_shared_secret_header_is_checked_and_not_recorded(
             f"/webhook/{wf_id}", json={"a": 1}, headers={"X-Token": SECRET}
         )
         assert ok.status_code == 202
-    received = await eventually(lambda: _for(engine, wf_id))
+    received = await eventually(lambda: engine.requests_for(wf_id))
     headers = {k.lower() for k in received[0].body["trigger"]["data"]["headers"]}
     assert "x-token" not in headers
     async with stack.client() as api:
@@ -111,7 +111,9 @@ async def test_form_text_and_binary_bodies_are_recorded_by_type(
             content=b"\x00\xff",
             headers={"Content-Type": "application/octet-stream", "webhook-id": "bin"},
         )
-    received = await eventually(lambda: _for(engine, wf_id), lambda r: len(r) == 3)
+    received = await eventually(
+        lambda: engine.requests_for(wf_id), lambda r: len(r) == 3
+    )
     bodies = {
         r.body["trigger"]["data"]["body_encoding"]: r.body["trigger"]["data"]["body"]
         for r in received
@@ -132,7 +134,7 @@ async def test_public_gateway_route_reaches_the_workflow_webhook(
         assert direct.status_code == 202
         encoded = await public.post(f"/webhook/orders%2F{wf_id}", json={})
         assert encoded.status_code == 404
-    await eventually(lambda: _for(engine, wf_id), lambda r: len(r) == 2)
+    await eventually(lambda: engine.requests_for(wf_id), lambda r: len(r) == 2)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +195,3 @@ async def test_unknown_paths_never_500(stack: Stack) -> None:
         ):
             response = await public.post(path, content=b"{}")
             assert response.status_code == 404, (path, response.text)
-
-
-async def _for(engine: EngineStandIn, wf_id: str) -> list:
-    return engine.requests_for(wf_id)
